@@ -1,0 +1,215 @@
+-- 002_ingest.sql - the write path: one call stores a whole batch of validated events and
+-- updates attribution and counters in the same transaction (CONTRACT §6).
+--
+-- Concurrency: several writers (sessions, service instances) call hv_ingest at once. Locks are
+-- taken in stages, each stage in sorted key order, so no two calls can wait on each other in a
+-- cycle:
+--   1. certificate buckets (advisory: shared for issues, exclusive for revocations), so an issue
+--      and a revocation of the same certificate id never run concurrently;
+--   2. ledger ids (unique index, sorted);
+--   3. revocation tombstones, then certificates (unique index, sorted by cert_id);
+--   4. persons touched (row locks, sorted) before their attribution is recomputed from a fresh
+--      snapshot;
+--   5. counter rows (sorted), in this session's own shard.
+
+CREATE FUNCTION hv_cert_bucket(cert text) RETURNS int
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT (hashtextextended(cert, 0) & 63)::int $$;
+
+-- Outcome per input ordinal: 0 accepted, 1 duplicate, 2 certificate_conflict.
+CREATE FUNCTION hv_ingest(
+    p_id     text[],      -- idempotency keys
+    p_kind   smallint[],  -- 1 issued, 2 revoked
+    p_cert   text[],
+    p_person text[],      -- hex of the 32-byte pseudonym
+    p_ward   text[],      -- resolved current ward (issued), NULL for revocations
+    p_grp    smallint[],
+    p_ts     bigint[],    -- Unix seconds; NULL when a revocation carries no timestamp
+    p_day    int[],       -- Vietnam-time day, days since 1970-01-01 (issued)
+    p_adult  boolean[],
+    p_course text[],
+    p_score  real[],
+    p_shard  smallint)
+RETURNS TABLE (n int, outcome smallint)
+LANGUAGE plpgsql
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_fresh     int[];  -- ordinals whose id was not in the ledger
+    v_issued    int[];  -- ordinals whose certificate row was inserted
+    v_revoked   int[];  -- ordinals whose tombstone was inserted
+    v_conflict  int[];  -- ordinals refused with certificate_conflict
+    v_touched   bytea[];
+BEGIN
+    -- Stage 1: certificate buckets.
+    PERFORM CASE WHEN b.excl THEN pg_advisory_xact_lock(1752590337, b.bucket)
+                 ELSE pg_advisory_xact_lock_shared(1752590337, b.bucket) END
+    FROM (SELECT hv_cert_bucket(c) AS bucket, bool_or(k = 2) AS excl
+          FROM unnest(p_cert, p_kind) AS u(c, k)
+          GROUP BY 1 ORDER BY 1) b;
+
+    -- Stage 2: the ledger. The first occurrence of an id in the batch is the candidate.
+    WITH ev AS (
+        SELECT u.id, u.kind, u.cert, u.n
+        FROM unnest(p_id, p_kind, p_cert) WITH ORDINALITY AS u(id, kind, cert, n)),
+    firsts AS (
+        SELECT DISTINCT ON (id) id, kind, cert, n FROM ev ORDER BY id, n),
+    ins AS (
+        INSERT INTO event_ledger (id, kind, cert_id)
+        SELECT id, kind, cert FROM firsts ORDER BY id
+        ON CONFLICT (id) DO NOTHING
+        RETURNING id)
+    SELECT coalesce(array_agg(f.n::int), '{}') INTO v_fresh
+    FROM firsts f JOIN ins ON ins.id = f.id;
+
+    -- Stage 3a: revocation tombstones (first revocation of a certificate id stands).
+    WITH ev AS (
+        SELECT u.*
+        FROM unnest(p_kind, p_cert, p_person, p_ts, p_id)
+             WITH ORDINALITY AS u(kind, cert, person, ts, id, n)),
+    cand AS (
+        SELECT DISTINCT ON (cert) * FROM ev
+        WHERE kind = 2 AND n::int = ANY (v_fresh) ORDER BY cert, n),
+    ins AS (
+        INSERT INTO revocations (cert_id, person, revoked_at, event_id)
+        SELECT cert, decode(person, 'hex'), to_timestamp(ts), id FROM cand ORDER BY cert
+        ON CONFLICT (cert_id) DO NOTHING
+        RETURNING cert_id)
+    SELECT coalesce(array_agg(c.n::int), '{}') INTO v_revoked
+    FROM cand c JOIN ins ON ins.cert_id = c.cert;
+
+    -- Stage 3b: certificates (first issue of a certificate id stands).
+    WITH ev AS (
+        SELECT u.*
+        FROM unnest(p_kind, p_cert, p_person, p_ward, p_grp, p_ts, p_day, p_adult, p_course,
+                    p_score, p_id)
+             WITH ORDINALITY AS u(kind, cert, person, ward, grp, ts, day, adult, course, score,
+                                  id, n)),
+    cand AS (
+        SELECT DISTINCT ON (cert) * FROM ev
+        WHERE kind = 1 AND n::int = ANY (v_fresh) ORDER BY cert, n),
+    ins AS (
+        INSERT INTO certificates (cert_id, person, ward, grp, issued_at, day, adult, course_id,
+                                  score, event_id)
+        SELECT cert, decode(person, 'hex'), ward, grp, to_timestamp(ts),
+               date '1970-01-01' + day, adult, course, score, id
+        FROM cand ORDER BY cert
+        ON CONFLICT (cert_id) DO NOTHING
+        RETURNING cert_id)
+    SELECT coalesce(array_agg(c.n::int), '{}') INTO v_issued
+    FROM cand c JOIN ins ON ins.cert_id = c.cert;
+
+    -- Fresh issues that did not insert: same person = duplicate, another person = conflict.
+    SELECT coalesce(array_agg(u.n::int), '{}') INTO v_conflict
+    FROM unnest(p_kind, p_cert, p_person) WITH ORDINALITY AS u(kind, cert, person, n)
+    JOIN certificates c ON c.cert_id = u.cert
+    WHERE u.kind = 1 AND u.n::int = ANY (v_fresh) AND NOT (u.n::int = ANY (v_issued))
+      AND c.person <> decode(u.person, 'hex');
+
+    IF cardinality(v_conflict) > 0 THEN
+        -- A refused event is not accepted: forget its id so a corrected retry is judged anew.
+        DELETE FROM event_ledger l
+        USING unnest(p_id) WITH ORDINALITY AS u(id, n)
+        WHERE u.n::int = ANY (v_conflict) AND l.id = u.id;
+    END IF;
+
+    -- Stage 4: lock the persons whose attribution may change, then recompute it.
+    SELECT coalesce(array_agg(DISTINCT t.person ORDER BY t.person), '{}') INTO v_touched
+    FROM (
+        SELECT decode(u.person, 'hex') AS person
+        FROM unnest(p_person) WITH ORDINALITY AS u(person, n)
+        WHERE u.n::int = ANY (v_issued)
+        UNION ALL
+        SELECT c.person
+        FROM unnest(p_cert) WITH ORDINALITY AS u(cert, n)
+        JOIN certificates c ON c.cert_id = u.cert
+        WHERE u.n::int = ANY (v_revoked)) t;
+
+    IF cardinality(v_touched) > 0 THEN
+        INSERT INTO persons (person)
+        SELECT p FROM unnest(v_touched) AS p ORDER BY p
+        ON CONFLICT (person) DO UPDATE SET cert_id = persons.cert_id WHERE false;
+
+        WITH old AS (
+            SELECT p.person, p.cert_id, p.ward, p.grp, p.day, p.adult
+            FROM persons p
+            WHERE p.person = ANY (v_touched) AND p.cert_id IS NOT NULL),
+        new AS (
+            SELECT DISTINCT ON (c.person) c.person, c.cert_id, c.ward, c.grp, c.day, c.adult
+            FROM certificates c
+            WHERE c.person = ANY (v_touched)
+              AND NOT EXISTS (SELECT 1 FROM revocations r WHERE r.cert_id = c.cert_id)
+            ORDER BY c.person, c.issued_at, c.cert_id),
+        changed AS (
+            SELECT t.person, o.cert_id AS old_cert, n.cert_id AS new_cert
+            FROM unnest(v_touched) AS t(person)
+            LEFT JOIN old o ON o.person = t.person
+            LEFT JOIN new n ON n.person = t.person
+            WHERE o.cert_id IS DISTINCT FROM n.cert_id),
+        delta AS (
+            SELECT o.ward, o.grp, o.day, -count(*) FILTER (WHERE o.adult) AS da, -count(*) AS dt
+            FROM old o JOIN changed ch ON ch.person = o.person
+            GROUP BY 1, 2, 3
+            UNION ALL
+            SELECT n.ward, n.grp, n.day, count(*) FILTER (WHERE n.adult), count(*)
+            FROM new n JOIN changed ch ON ch.person = n.person
+            GROUP BY 1, 2, 3),
+        agg AS (
+            SELECT ward, grp, day, sum(da)::bigint AS da, sum(dt)::bigint AS dt
+            FROM delta GROUP BY 1, 2, 3
+            HAVING sum(da) <> 0 OR sum(dt) <> 0),
+        upd_counters AS (
+            INSERT INTO counters AS k (ward, grp, day, shard, adults, total)
+            SELECT ward, grp, day, p_shard, da, dt FROM agg ORDER BY ward, grp, day
+            ON CONFLICT (ward, grp, day, shard) DO UPDATE
+                SET adults = k.adults + EXCLUDED.adults, total = k.total + EXCLUDED.total
+            RETURNING 1)
+        UPDATE persons p
+        SET cert_id = n.cert_id, ward = n.ward, grp = n.grp, day = n.day, adult = n.adult
+        FROM changed ch LEFT JOIN new n ON n.person = ch.person
+        WHERE p.person = ch.person;
+    END IF;
+
+    RETURN QUERY
+    SELECT u.n::int,
+           (CASE WHEN u.n::int = ANY (v_conflict) THEN 2
+                 WHEN u.n::int = ANY (v_issued) OR u.n::int = ANY (v_revoked) THEN 0
+                 ELSE 1 END)::smallint
+    FROM unnest(p_id) WITH ORDINALITY AS u(id, n);
+END
+$$;
+
+-- What the counters must be, recomputed from the certificates and tombstones alone.
+CREATE VIEW hv_expected_attribution AS
+SELECT DISTINCT ON (c.person) c.person, c.cert_id, c.ward, c.grp, c.day, c.adult
+FROM certificates c
+WHERE NOT EXISTS (SELECT 1 FROM revocations r WHERE r.cert_id = c.cert_id)
+ORDER BY c.person, c.issued_at, c.cert_id;
+
+CREATE VIEW hv_expected_counters AS
+SELECT ward, grp, day, count(*) FILTER (WHERE adult) AS adults, count(*) AS total
+FROM hv_expected_attribution
+GROUP BY 1, 2, 3;
+
+CREATE VIEW hv_counters AS
+SELECT ward, grp, day, sum(adults)::bigint AS adults, sum(total)::bigint AS total
+FROM counters
+GROUP BY 1, 2, 3;
+
+-- Differences between stored and recomputed counters (empty when there is no drift).
+CREATE VIEW hv_counter_drift AS
+SELECT coalesce(s.ward, e.ward) AS ward, coalesce(s.grp, e.grp) AS grp,
+       coalesce(s.day, e.day) AS day,
+       coalesce(s.adults, 0) AS stored_adults, coalesce(e.adults, 0) AS expected_adults,
+       coalesce(s.total, 0) AS stored_total, coalesce(e.total, 0) AS expected_total
+FROM hv_counters s
+FULL JOIN hv_expected_counters e ON e.ward = s.ward AND e.grp = s.grp AND e.day = s.day
+WHERE coalesce(s.adults, 0) <> coalesce(e.adults, 0)
+   OR coalesce(s.total, 0) <> coalesce(e.total, 0);
+
+-- Persons whose stored attribution differs from the recomputed one.
+CREATE VIEW hv_attribution_drift AS
+SELECT coalesce(p.person, e.person) AS person, p.cert_id AS stored_cert, e.cert_id AS expected_cert
+FROM (SELECT * FROM persons WHERE cert_id IS NOT NULL) p
+FULL JOIN hv_expected_attribution e ON e.person = p.person
+WHERE p.cert_id IS DISTINCT FROM e.cert_id;
