@@ -114,8 +114,7 @@ void hv_pseudonymizer_free(hv_pseudonymizer_t *p)
 /* Re-initialises the keyed context (NULL key keeps the pepper) and MACs the id. A failure here
  * means the crypto library is broken; writing a wrong pseudonym would corrupt the counts, so it
  * aborts instead. */
-void hv_pseudonymize(hv_pseudonymizer_t *p, const char *id, size_t n,
-                     uint8_t out[HV_PSEUDONYM_LEN])
+void hv_pseudonymize(hv_pseudonymizer_t *p, const char *id, size_t n, uint8_t out[HV_PSEUDONYM_LEN])
 {
     size_t outl = 0;
     if (!EVP_MAC_init(p->ctx, NULL, 0, NULL) ||

@@ -163,7 +163,8 @@ void hv_time_format_utc(int64_t unix_sec, char out[32])
     int64_t days = floor_div(unix_sec, SEC_PER_DAY);
     int64_t rem = unix_sec - days * SEC_PER_DAY;
     hv_date_t d = hv_days_to_date(days);
-    snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02dZ", d.year, d.month, d.day, (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
+    snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02dZ", d.year, d.month, d.day, (int)(rem / 3600),
+             (int)(rem / 60 % 60), (int)(rem % 60));
 }
 
 void hv_date_format(hv_date_t d, char out[16])

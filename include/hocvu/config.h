@@ -1,0 +1,61 @@
+/*
+ * config.h - the immutable configuration snapshot: built once from the environment and the
+ * command line (flags win), validated, then shared read-only by every thread.
+ */
+#ifndef HOCVU_CONFIG_H
+#define HOCVU_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hocvu/signature.h"
+#include "hocvu/util.h"
+
+#define HV_MAX_READ_TOKENS 32
+
+typedef struct hv_redis_addr {
+    bool unix_socket;
+    char host[256]; /* host name, or socket path when unix_socket */
+    int port;
+    int db;
+    char password[128]; /* empty if none */
+} hv_redis_addr_t;
+
+typedef struct hv_config {
+    char listen_host[256];
+    int listen_port;
+    char *database_url;      /* owned */
+    char *read_database_url; /* owned; defaults to database_url */
+    char *redis_url;         /* owned, as given (for messages; password elided when logged) */
+    hv_redis_addr_t redis;
+    hv_sig_keys_t webhook_keys;
+    uint8_t *id_pepper; /* owned */
+    size_t id_pepper_len;
+    int64_t target;
+    int n_read_tokens;
+    char *read_tokens[HV_MAX_READ_TOKENS]; /* owned */
+    int64_t timestamp_tolerance;
+    int threads;
+    int batch_max;        /* events per database transaction */
+    int snapshot_interval_ms;
+    int log_level;
+} hv_config_t;
+
+typedef enum hv_config_status {
+    HV_CONFIG_OK = 0,
+    HV_CONFIG_EXIT_OK,  /* --help or --version was printed */
+    HV_CONFIG_ERROR,    /* the message is in err */
+} hv_config_status_t;
+
+/* Builds the configuration from `environ`-style lookups (getenv) and argv. Prints --help and
+ * --version to stdout itself. On HV_CONFIG_ERROR, err holds one line naming the setting at
+ * fault, never its value. The caller frees with hv_config_free(). */
+hv_config_status_t hv_config_load(hv_config_t *cfg, int argc, char **argv, char *err,
+                                  size_t errlen);
+void hv_config_free(hv_config_t *cfg);
+
+/* Parses "redis://[:password@]host[:port][/db]" or "unix:/path[?db=N]". Returns 0 or -1. */
+HV_MUST_CHECK int hv_redis_url_parse(const char *url, hv_redis_addr_t *out);
+
+#endif

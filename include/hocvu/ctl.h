@@ -1,0 +1,76 @@
+/*
+ * ctl.h - the commands of the operator CLI hocvuctl as library functions: migrate, ward imports,
+ * counter reconciliation and secret generation. hocvuctl.c only parses arguments and dispatches.
+ */
+#ifndef HOCVU_CTL_H
+#define HOCVU_CTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include <libpq-fe.h>
+
+#include "hocvu/util.h"
+
+/* Exit statuses of hocvuctl. */
+#define HV_CTL_OK 0
+#define HV_CTL_FAILED 1 /* an error, or reconcile found drift */
+#define HV_CTL_USAGE 2
+
+/*
+ * A validated import file, ready to be sent in one statement: `json` is a JSON array with one
+ * object per record (it owns its memory), `rows` the number of records. For wards, the has_*
+ * flags say which optional columns the file has; absent columns leave stored values alone.
+ */
+typedef struct hv_ctl_import {
+    hv_buf_t json;
+    size_t rows;
+    bool has_population;
+    bool has_target;
+    bool has_flag;
+} hv_ctl_import_t;
+
+/* Releases the memory of an import. Safe on a zeroed or already freed import. */
+void hv_ctl_import_free(hv_ctl_import_t *imp);
+
+/*
+ * Parses and validates a current-wards CSV held in data[0..len) (borrowed); path is used only in
+ * messages. Columns by header name: code, name, type required; population, target,
+ * population_flag optional; others ignored. On success fills *imp (caller frees with
+ * hv_ctl_import_free) and returns 0; on the first bad row returns -1 with
+ * "PATH:LINE: reason (column NAME)" in err and *imp empty.
+ */
+HV_MUST_CHECK int hv_ctl_wards_parse(const char *path, const char *data, size_t len,
+                                     hv_ctl_import_t *imp, char *err, size_t errlen);
+
+/* As hv_ctl_wards_parse, for the pre-2025 units (columns old_code, old_name, new_codes, split).
+ * Each JSON object also carries its line for the database-side checks. */
+HV_MUST_CHECK int hv_ctl_legacy_parse(const char *path, const char *data, size_t len,
+                                      hv_ctl_import_t *imp, char *err, size_t errlen);
+
+/*
+ * Opens a connection to url (conninfo or URI) for hocvuctl. Returns the connection (caller
+ * PQfinish()es) or NULL after printing "hocvuctl: could not connect to database: ..." to errf.
+ * The URL itself is never printed.
+ */
+PGconn *hv_ctl_connect(const char *url, FILE *errf);
+
+/*
+ * The commands. conn is borrowed; normal output goes to out, errors (one line each) to errf.
+ * Each returns the exit status: HV_CTL_OK or HV_CTL_FAILED.
+ */
+int hv_ctl_migrate(PGconn *conn, FILE *out, FILE *errf);
+/* Loads the file at path in one transaction; all rows are validated before anything is written,
+ * and re-importing the same file changes nothing. */
+int hv_ctl_wards_import(PGconn *conn, const char *path, FILE *out, FILE *errf);
+/* As hv_ctl_wards_import for the legacy units; every new code must already be a ward. */
+int hv_ctl_wards_import_legacy(PGconn *conn, const char *path, FILE *out, FILE *errf);
+/* Compares stored counters and attribution with those recomputed from the certificates and
+ * prints every difference. With repair, rewrites them in one transaction. Returns HV_CTL_FAILED
+ * whenever a difference was found, repaired or not. */
+int hv_ctl_reconcile(PGconn *conn, bool repair, FILE *out, FILE *errf);
+/* Prints "whsec_" + base64 of 32 fresh random bytes and a newline. Needs no database. */
+int hv_ctl_gen_secret(FILE *out, FILE *errf);
+
+#endif

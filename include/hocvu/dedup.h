@@ -1,0 +1,41 @@
+/*
+ * dedup.h - the Redis fast path for redeliveries: remembers message ids that are already
+ * committed in PostgreSQL. Purely an optimisation: when Redis is down, slow or flushed, every
+ * check answers "unknown" and PostgreSQL decides, so answers and counts never change.
+ */
+#ifndef HOCVU_DEDUP_H
+#define HOCVU_DEDUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hocvu/config.h"
+
+struct event_base;
+
+typedef struct hv_dedup hv_dedup_t;
+
+/* Called exactly once per check, from the event loop: seen = true only when Redis confirmed the
+ * id was marked. May run before hv_dedup_check returns (Redis not connected). */
+typedef void (*hv_dedup_cb)(void *arg, bool seen);
+
+/* Connects (asynchronously) to Redis on `base` (borrowed). `addr` is copied. Reconnects by
+ * itself after any failure. Caller frees with hv_dedup_free(). */
+hv_dedup_t *hv_dedup_new(struct event_base *base, const hv_redis_addr_t *addr, const char *name);
+/* Disconnects; pending checks are called back with seen = false first. */
+void hv_dedup_free(hv_dedup_t *d);
+
+/* Asks whether id[0..n) is known as committed. Times out after a few milliseconds. */
+void hv_dedup_check(hv_dedup_t *d, const char *id, size_t n, hv_dedup_cb cb, void *arg);
+/* Records id[0..n) as committed (fire and forget). Call only after the commit. */
+void hv_dedup_mark(hv_dedup_t *d, const char *id, size_t n);
+
+bool hv_dedup_connected(const hv_dedup_t *d);
+
+typedef struct hv_dedup_stats {
+    uint64_t hits, misses, unknown;
+} hv_dedup_stats_t;
+void hv_dedup_get_stats(const hv_dedup_t *d, hv_dedup_stats_t *out);
+
+#endif

@@ -1,0 +1,77 @@
+/*
+ * writer.h - the batch writer: group commit of validated events into PostgreSQL over one
+ * non-blocking libpq connection driven by an event loop. One transaction (one hv_ingest call)
+ * per batch; every submitted item is called back exactly once with its outcome.
+ */
+#ifndef HOCVU_WRITER_H
+#define HOCVU_WRITER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hocvu/event.h"
+#include "hocvu/util.h"
+
+struct event_base;
+
+typedef enum hv_outcome {
+    HV_OUT_ACCEPTED = 0,
+    HV_OUT_DUPLICATE = 1,
+    HV_OUT_CONFLICT = 2,
+    HV_OUT_UNAVAILABLE = 3, /* nothing was stored: PostgreSQL unreachable or failing */
+} hv_outcome_t;
+
+typedef struct hv_write_item hv_write_item_t;
+typedef void (*hv_write_cb)(hv_write_item_t *item, hv_outcome_t outcome);
+
+/* One event ready to store. Embedded in the submitter's request state; the submitter owns it
+ * and keeps it alive until `cb` runs. Holds no raw citizen id, only its pseudonym. */
+struct hv_write_item {
+    char id[HV_EVENT_ID_MAX + 1];
+    hv_event_kind_t kind;
+    char cert_id[HV_CERT_ID_MAX + 1];
+    char person_hex[65];
+    char ward[8];      /* resolved current ward; "" for revocations */
+    int grp;           /* 1..4; 0 for revocations */
+    bool has_ts;
+    int64_t ts;        /* Unix seconds */
+    int32_t day;       /* Vietnam-time day, days since 1970-01-01 */
+    bool adult;
+    char course_id[HV_COURSE_ID_MAX + 1]; /* "" if absent */
+    double score;      /* < 0 if absent */
+    hv_write_cb cb;
+    void *arg;
+    hv_write_item_t *next; /* writer-owned link while queued or in flight */
+};
+
+/* Fills the storage fields of an item from a validated event and its pseudonym. */
+void hv_write_item_from_event(hv_write_item_t *it, const char *id, const hv_event_t *ev,
+                              const char *ward, const uint8_t pseudonym[32]);
+
+typedef struct hv_writer hv_writer_t;
+
+typedef struct hv_writer_stats {
+    uint64_t batches, events, retries, failures;
+    uint64_t commit_us_total; /* sum of batch round-trip times */
+} hv_writer_stats_t;
+
+/* Creates a writer on `base` (borrowed; must outlive the writer) and starts connecting.
+ * `conninfo` is copied. `name` labels log lines. Caller frees with hv_writer_free(). */
+hv_writer_t *hv_writer_new(struct event_base *base, const char *conninfo, int batch_max,
+                           const char *name);
+
+/* Frees the writer; every queued or in-flight item is called back with HV_OUT_UNAVAILABLE
+ * first. Must be called from the loop's thread, not from inside an item callback. */
+void hv_writer_free(hv_writer_t *w);
+
+/* Queues an item. The callback runs exactly once, from the event loop — possibly before this
+ * function returns when the database is known to be down (HV_OUT_UNAVAILABLE). */
+void hv_writer_submit(hv_writer_t *w, hv_write_item_t *it);
+
+/* True when the connection is up and prepared. */
+bool hv_writer_available(const hv_writer_t *w);
+/* True when nothing is queued or in flight. */
+bool hv_writer_idle(const hv_writer_t *w);
+void hv_writer_get_stats(const hv_writer_t *w, hv_writer_stats_t *out);
+
+#endif

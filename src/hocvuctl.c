@@ -1,0 +1,165 @@
+/*
+ * hocvuctl.c - the operator CLI: parses global options and the command line, connects to
+ * PostgreSQL when the command needs it, and dispatches to the hv_ctl_* commands.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hocvu/ctl.h"
+#include "hocvu/version.h"
+
+#define DEFAULT_DATABASE_URL "postgresql:///hocvu"
+
+/* Prints the help text. Shows where the database URL comes from, never its value. */
+static void usage(FILE *f)
+{
+    fputs("Usage: hocvuctl [OPTIONS] COMMAND [ARGS]\n"
+          "\n"
+          "Operator tool of hocvu; talks to PostgreSQL directly.\n"
+          "\n"
+          "Commands:\n"
+          "  migrate                       apply the embedded SQL migrations the database\n"
+          "                                lacks (idempotent; concurrent runs wait in turn)\n"
+          "  wards import FILE.csv         load or update the current units; columns by header\n"
+          "                                name: code,name,type required, population,target,\n"
+          "                                population_flag optional; all rows or none\n"
+          "  wards import-legacy FILE.csv  load the pre-1 July 2025 units and their current\n"
+          "                                units; columns old_code,old_name,new_codes,split\n"
+          "  reconcile [--repair]          recompute every counter from the stored certificates\n"
+          "                                and print each difference; --repair rewrites\n"
+          "                                counters and attribution; exits 1 on any difference\n"
+          "  gen-secret                    print a fresh whsec_ webhook secret\n"
+          "  help                          show this help\n"
+          "\n"
+          "Options:\n"
+          "  --database-url URL  libpq conninfo or URI of the database\n"
+          "                      (default: $HOCVU_DATABASE_URL, else " DEFAULT_DATABASE_URL ")\n"
+          "  -h, --help          show this help and exit\n"
+          "  -V, --version       show the version and exit\n"
+          "\n"
+          "Environment:\n"
+          "  HOCVU_DATABASE_URL  database URL when --database-url is not given; libpq's PG*\n"
+          "                      variables and ~/.pgpass apply as usual\n"
+          "\n"
+          "Exit status: 0 success, 1 failure or counter drift found, 2 usage error.\n",
+          f);
+}
+
+/* Reports a usage error: one line with the reason and a hint. Returns the usage exit status. */
+static int usage_error(const char *reason, const char *arg)
+{
+    if (arg)
+        fprintf(stderr, "hocvuctl: %s: %s\n", reason, arg);
+    else
+        fprintf(stderr, "hocvuctl: %s\n", reason);
+    fputs("Try 'hocvuctl --help' for more information.\n", stderr);
+    return HV_CTL_USAGE;
+}
+
+/* Runs a command that needs the database: connects, calls it, disconnects. Exactly one of the
+ * argument combinations is used depending on `cmd`. Returns the exit status. */
+static int with_database(const char *url, const char *cmd, const char *file, bool repair)
+{
+    int status = HV_CTL_FAILED;
+    PGconn *conn = hv_ctl_connect(url, stderr);
+
+    if (conn == NULL)
+        goto done;
+    if (strcmp(cmd, "migrate") == 0)
+        status = hv_ctl_migrate(conn, stdout, stderr);
+    else if (strcmp(cmd, "import") == 0)
+        status = hv_ctl_wards_import(conn, file, stdout, stderr);
+    else if (strcmp(cmd, "import-legacy") == 0)
+        status = hv_ctl_wards_import_legacy(conn, file, stdout, stderr);
+    else
+        status = hv_ctl_reconcile(conn, repair, stdout, stderr);
+done:
+    PQfinish(conn);
+    if (fflush(stdout) != 0 && status == HV_CTL_OK)
+        status = HV_CTL_FAILED;
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    const char *url = getenv("HOCVU_DATABASE_URL");
+    int i = 1;
+
+    if (url == NULL || url[0] == '\0')
+        url = DEFAULT_DATABASE_URL;
+
+    /* --help anywhere on the line wins, so "hocvuctl wards import --help" helps. */
+    for (int k = 1; k < argc; k++) {
+        if (strcmp(argv[k], "--") == 0)
+            break;
+        if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0) {
+            usage(stdout);
+            return HV_CTL_OK;
+        }
+    }
+
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        const char *a = argv[i];
+
+        if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0) {
+            printf("hocvuctl %s\n", HOCVU_VERSION);
+            return HV_CTL_OK;
+        } else if (strcmp(a, "--database-url") == 0) {
+            if (i + 1 >= argc)
+                return usage_error("option requires an argument", a);
+            url = argv[++i];
+        } else if (strncmp(a, "--database-url=", 15) == 0) {
+            url = a + 15;
+        } else if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        } else {
+            return usage_error("unknown option", a);
+        }
+    }
+    if (i >= argc)
+        return usage_error("missing command", NULL);
+
+    const char *cmd = argv[i++];
+    int nargs = argc - i;
+    char **args = argv + i;
+
+    if (strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return HV_CTL_OK;
+    }
+    if (strcmp(cmd, "gen-secret") == 0) {
+        if (nargs != 0)
+            return usage_error("gen-secret takes no arguments, got", args[0]);
+        return hv_ctl_gen_secret(stdout, stderr);
+    }
+    if (strcmp(cmd, "migrate") == 0) {
+        if (nargs != 0)
+            return usage_error("migrate takes no arguments, got", args[0]);
+        return with_database(url, "migrate", NULL, false);
+    }
+    if (strcmp(cmd, "reconcile") == 0) {
+        bool repair = false;
+
+        for (int k = 0; k < nargs; k++) {
+            if (strcmp(args[k], "--repair") == 0)
+                repair = true;
+            else
+                return usage_error("unknown reconcile argument", args[k]);
+        }
+        return with_database(url, "reconcile", NULL, repair);
+    }
+    if (strcmp(cmd, "wards") == 0) {
+        if (nargs == 0)
+            return usage_error("wards needs a subcommand: import or import-legacy", NULL);
+        if (strcmp(args[0], "import") != 0 && strcmp(args[0], "import-legacy") != 0)
+            return usage_error("unknown wards subcommand", args[0]);
+        if (nargs != 2)
+            return usage_error(
+                nargs < 2 ? "missing FILE.csv for wards" : "too many arguments for wards", args[0]);
+        return with_database(url, args[0], args[1], false);
+    }
+    return usage_error("unknown command", cmd);
+}

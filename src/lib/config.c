@@ -1,0 +1,363 @@
+/*
+ * config.c - configuration from the environment and flags through one declarative table
+ * (name, flag, kind, default, required); every value is validated before the service starts.
+ */
+#include "hocvu/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hocvu/log.h"
+#include "hocvu/version.h"
+
+typedef enum opt_kind { OPT_STRING, OPT_SECRET, OPT_INT } opt_kind_t;
+
+typedef struct opt_def {
+    const char *env;
+    const char *flag;
+    opt_kind_t kind;
+    const char *def; /* NULL = required */
+    long long min, max; /* OPT_INT range */
+    const char *help;
+} opt_def_t;
+
+enum {
+    O_LISTEN,
+    O_DATABASE_URL,
+    O_READ_DATABASE_URL,
+    O_REDIS_URL,
+    O_WEBHOOK_SECRETS,
+    O_ID_PEPPER,
+    O_TARGET,
+    O_READ_TOKENS,
+    O_TIMESTAMP_TOLERANCE,
+    O_THREADS,
+    O_BATCH_MAX,
+    O_SNAPSHOT_INTERVAL_MS,
+    O_LOG_LEVEL,
+    O_COUNT
+};
+
+static const opt_def_t opts[O_COUNT] = {
+    [O_LISTEN] = {"HOCVU_LISTEN", "--listen", OPT_STRING, "127.0.0.1:8080", 0, 0,
+                  "host:port to serve HTTP on"},
+    [O_DATABASE_URL] = {"HOCVU_DATABASE_URL", "--database-url", OPT_SECRET, "postgresql:///hocvu",
+                        0, 0, "libpq conninfo or URI of the primary"},
+    [O_READ_DATABASE_URL] = {"HOCVU_READ_DATABASE_URL", "--read-database-url", OPT_SECRET, "", 0,
+                             0, "optional conninfo for reads (snapshot); default: the primary"},
+    [O_REDIS_URL] = {"HOCVU_REDIS_URL", "--redis-url", OPT_SECRET, "redis://127.0.0.1:6379/0", 0,
+                     0, "redis://[:password@]host:port/db or unix:/path"},
+    [O_WEBHOOK_SECRETS] = {"HOCVU_WEBHOOK_SECRETS", "--webhook-secrets", OPT_SECRET, NULL, 0, 0,
+                           "space-separated whsec_ secrets; any one verifies (required)"},
+    [O_ID_PEPPER] = {"HOCVU_ID_PEPPER", "--id-pepper", OPT_SECRET, NULL, 0, 0,
+                     "key (>= 32 bytes) for pseudonymising citizen ids (required)"},
+    [O_TARGET] = {"HOCVU_TARGET", "--target", OPT_INT, "996000", 1, 1000000000,
+                  "city target of certified adults"},
+    [O_READ_TOKENS] = {"HOCVU_READ_TOKENS", "--read-tokens", OPT_SECRET, "", 0, 0,
+                       "space-separated bearer tokens for read APIs; empty = public"},
+    [O_TIMESTAMP_TOLERANCE] = {"HOCVU_TIMESTAMP_TOLERANCE", "--timestamp-tolerance", OPT_INT,
+                               "300", 1, 86400, "seconds of allowed webhook-timestamp skew"},
+    [O_THREADS] = {"HOCVU_THREADS", "--threads", OPT_INT, "0", 0, 64,
+                   "event-loop threads; 0 = one per CPU"},
+    [O_BATCH_MAX] = {"HOCVU_BATCH_MAX", "--batch-max", OPT_INT, "1000", 1, 10000,
+                     "most events per database transaction (group commit)"},
+    [O_SNAPSHOT_INTERVAL_MS] = {"HOCVU_SNAPSHOT_INTERVAL_MS", "--snapshot-interval-ms", OPT_INT,
+                                "500", 50, 1900, "read snapshot refresh interval"},
+    [O_LOG_LEVEL] = {"HOCVU_LOG_LEVEL", "--log-level", OPT_STRING, "info", 0, 0,
+                     "debug, info, warn or error"},
+};
+
+static void print_help(void)
+{
+    printf("usage: hocvud [--flag value | --flag=value]...\n\n"
+           "hocvu: verifies signed certificate webhooks, counts each certified adult once per\n"
+           "ward in PostgreSQL and serves progress APIs.\n\n"
+           "Every setting is read from its environment variable; a flag of the same name wins.\n"
+           "Secrets are better passed in the environment (flags are visible to other users).\n\n");
+    for (int i = 0; i < O_COUNT; i++) {
+        const opt_def_t *o = &opts[i];
+        printf("  %-24s %-28s %s", o->flag, o->env, o->help);
+        if (o->def && o->kind != OPT_SECRET && o->def[0])
+            printf(" [default: %s]", o->def);
+        printf("\n");
+    }
+    printf("  %-24s %-28s %s\n  %-24s %-28s %s\n", "--help", "", "show this help", "--version",
+           "", "show the version");
+}
+
+/* Finds the option a flag names. `arg` is "--flag" or "--flag=value"; *inline_val receives the
+ * value after '=' or NULL. Returns the index or -1. */
+static int find_flag(const char *arg, const char **inline_val)
+{
+    const char *eq = strchr(arg, '=');
+    size_t n = eq ? (size_t)(eq - arg) : strlen(arg);
+
+    *inline_val = eq ? eq + 1 : NULL;
+    for (int i = 0; i < O_COUNT; i++)
+        if (strlen(opts[i].flag) == n && strncmp(arg, opts[i].flag, n) == 0)
+            return i;
+    return -1;
+}
+
+static int parse_int(const char *s, long long min, long long max, long long *out)
+{
+    char *end;
+    long long v;
+
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno || end == s || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_listen(const char *s, hv_config_t *cfg)
+{
+    const char *colon = strrchr(s, ':');
+    long long port;
+    size_t hlen;
+
+    if (!colon || colon == s)
+        return -1;
+    hlen = (size_t)(colon - s);
+    if (s[0] == '[' && hlen >= 2 && s[hlen - 1] == ']') { /* [::1]:8080 */
+        s++;
+        hlen -= 2;
+    }
+    if (hlen >= sizeof(cfg->listen_host) || parse_int(colon + 1, 1, 65535, &port) < 0)
+        return -1;
+    memcpy(cfg->listen_host, s, hlen);
+    cfg->listen_host[hlen] = '\0';
+    cfg->listen_port = (int)port;
+    return 0;
+}
+
+int hv_redis_url_parse(const char *url, hv_redis_addr_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->port = 6379;
+    if (strncmp(url, "unix:", 5) == 0) {
+        const char *path = url + 5, *q = strchr(path, '?');
+        size_t n = q ? (size_t)(q - path) : strlen(path);
+        long long db = 0;
+
+        if (strncmp(path, "//", 2) == 0) { /* unix:///path */
+            path += 2;
+            n -= 2;
+        }
+        if (n == 0 || n >= sizeof(out->host) || path[0] != '/')
+            return -1;
+        if (q && (strncmp(q, "?db=", 4) != 0 || parse_int(q + 4, 0, 1024, &db) < 0))
+            return -1;
+        out->unix_socket = true;
+        memcpy(out->host, path, n);
+        out->db = (int)db;
+        return 0;
+    }
+    if (strncmp(url, "redis://", 8) != 0)
+        return -1;
+    const char *p = url + 8, *at = strchr(p, '@'), *slash, *colon;
+    if (at) {
+        const char *pw = memchr(p, ':', (size_t)(at - p));
+        if (pw) {
+            size_t n = (size_t)(at - pw - 1);
+            if (n >= sizeof(out->password))
+                return -1;
+            memcpy(out->password, pw + 1, n);
+        }
+        p = at + 1;
+    }
+    slash = strchr(p, '/');
+    size_t hostport = slash ? (size_t)(slash - p) : strlen(p);
+    colon = memchr(p, ':', hostport);
+    size_t hlen = colon ? (size_t)(colon - p) : hostport;
+    if (hlen == 0 || hlen >= sizeof(out->host))
+        return -1;
+    memcpy(out->host, p, hlen);
+    if (colon) {
+        char port[8];
+        long long v;
+        size_t plen = hostport - hlen - 1;
+        if (plen == 0 || plen >= sizeof(port))
+            return -1;
+        memcpy(port, colon + 1, plen);
+        port[plen] = '\0';
+        if (parse_int(port, 1, 65535, &v) < 0)
+            return -1;
+        out->port = (int)v;
+    }
+    if (slash && slash[1]) {
+        long long db;
+        if (parse_int(slash + 1, 0, 1024, &db) < 0)
+            return -1;
+        out->db = (int)db;
+    }
+    return 0;
+}
+
+/* Splits a space-separated token list into owned strings. Returns the count or -1 if too many. */
+static int split_tokens(const char *s, char **out, int max)
+{
+    int n = 0;
+
+    while (*s) {
+        while (*s && isspace((unsigned char)*s))
+            s++;
+        if (!*s)
+            break;
+        const char *start = s;
+        while (*s && !isspace((unsigned char)*s))
+            s++;
+        if (n == max)
+            return -1;
+        out[n++] = hv_xstrndup(start, (size_t)(s - start));
+    }
+    return n;
+}
+
+hv_config_status_t hv_config_load(hv_config_t *cfg, int argc, char **argv, char *err,
+                                  size_t errlen)
+{
+    const char *val[O_COUNT];
+    long long v;
+
+    memset(cfg, 0, sizeof(*cfg));
+    for (int i = 0; i < O_COUNT; i++) {
+        const char *e = getenv(opts[i].env);
+        val[i] = e ? e : opts[i].def;
+    }
+    for (int a = 1; a < argc; a++) {
+        const char *inline_val;
+        int i;
+
+        if (strcmp(argv[a], "--help") == 0 || strcmp(argv[a], "-h") == 0) {
+            print_help();
+            return HV_CONFIG_EXIT_OK;
+        }
+        if (strcmp(argv[a], "--version") == 0) {
+            printf("hocvud %s\n", HOCVU_VERSION);
+            return HV_CONFIG_EXIT_OK;
+        }
+        i = find_flag(argv[a], &inline_val);
+        if (i < 0) {
+            snprintf(err, errlen, "unknown argument '%.64s' (see --help)", argv[a]);
+            return HV_CONFIG_ERROR;
+        }
+        if (!inline_val) {
+            if (a + 1 >= argc) {
+                snprintf(err, errlen, "%s needs a value", opts[i].flag);
+                return HV_CONFIG_ERROR;
+            }
+            inline_val = argv[++a];
+        }
+        val[i] = inline_val;
+    }
+    for (int i = 0; i < O_COUNT; i++) {
+        if (!val[i] || (opts[i].def == NULL && val[i][0] == '\0')) {
+            snprintf(err, errlen, "%s is required (or %s)", opts[i].env, opts[i].flag);
+            return HV_CONFIG_ERROR;
+        }
+    }
+
+    if (parse_listen(val[O_LISTEN], cfg) < 0) {
+        snprintf(err, errlen, "HOCVU_LISTEN must be host:port with a port of 1-65535");
+        goto failed;
+    }
+    cfg->database_url = hv_xstrdup(val[O_DATABASE_URL]);
+    cfg->read_database_url =
+        hv_xstrdup(val[O_READ_DATABASE_URL][0] ? val[O_READ_DATABASE_URL] : val[O_DATABASE_URL]);
+    cfg->redis_url = hv_xstrdup(val[O_REDIS_URL]);
+    if (hv_redis_url_parse(val[O_REDIS_URL], &cfg->redis) < 0) {
+        snprintf(err, errlen, "HOCVU_REDIS_URL must be redis://host:port/db or unix:/path");
+        goto failed;
+    }
+    {
+        char why[160];
+        if (hv_sig_keys_parse(val[O_WEBHOOK_SECRETS], &cfg->webhook_keys, why, sizeof(why)) < 0) {
+            snprintf(err, errlen, "%s", why);
+            goto failed;
+        }
+    }
+    cfg->id_pepper_len = strlen(val[O_ID_PEPPER]);
+    if (cfg->id_pepper_len < 32) {
+        snprintf(err, errlen, "HOCVU_ID_PEPPER must be at least 32 bytes (it is %zu)",
+                 cfg->id_pepper_len);
+        goto failed;
+    }
+    cfg->id_pepper = hv_xmalloc(cfg->id_pepper_len);
+    memcpy(cfg->id_pepper, val[O_ID_PEPPER], cfg->id_pepper_len);
+    cfg->n_read_tokens = split_tokens(val[O_READ_TOKENS], cfg->read_tokens, HV_MAX_READ_TOKENS);
+    if (cfg->n_read_tokens < 0) {
+        cfg->n_read_tokens = HV_MAX_READ_TOKENS;
+        snprintf(err, errlen, "HOCVU_READ_TOKENS holds more than %d tokens", HV_MAX_READ_TOKENS);
+        goto failed;
+    }
+
+    static const struct {
+        int opt;
+        size_t off;
+    } ints[] = {
+        {O_TARGET, offsetof(hv_config_t, target)},
+        {O_TIMESTAMP_TOLERANCE, offsetof(hv_config_t, timestamp_tolerance)},
+    };
+    for (size_t k = 0; k < HV_ARRAY_LEN(ints); k++) {
+        const opt_def_t *o = &opts[ints[k].opt];
+        if (parse_int(val[ints[k].opt], o->min, o->max, &v) < 0) {
+            snprintf(err, errlen, "%s must be an integer from %lld to %lld", o->env, o->min,
+                     o->max);
+            goto failed;
+        }
+        *(int64_t *)((char *)cfg + ints[k].off) = v;
+    }
+    static const struct {
+        int opt;
+        size_t off;
+    } small_ints[] = {
+        {O_THREADS, offsetof(hv_config_t, threads)},
+        {O_BATCH_MAX, offsetof(hv_config_t, batch_max)},
+        {O_SNAPSHOT_INTERVAL_MS, offsetof(hv_config_t, snapshot_interval_ms)},
+    };
+    for (size_t k = 0; k < HV_ARRAY_LEN(small_ints); k++) {
+        const opt_def_t *o = &opts[small_ints[k].opt];
+        if (parse_int(val[small_ints[k].opt], o->min, o->max, &v) < 0) {
+            snprintf(err, errlen, "%s must be an integer from %lld to %lld", o->env, o->min,
+                     o->max);
+            goto failed;
+        }
+        *(int *)((char *)cfg + small_ints[k].off) = (int)v;
+    }
+    if (cfg->threads == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        cfg->threads = n < 1 ? 1 : n > 16 ? 16 : (int)n;
+    }
+    cfg->log_level = hv_log_level_parse(val[O_LOG_LEVEL]);
+    if (cfg->log_level < 0) {
+        snprintf(err, errlen, "HOCVU_LOG_LEVEL must be debug, info, warn or error");
+        goto failed;
+    }
+    return HV_CONFIG_OK;
+
+failed:
+    hv_config_free(cfg);
+    return HV_CONFIG_ERROR;
+}
+
+void hv_config_free(hv_config_t *cfg)
+{
+    free(cfg->database_url);
+    free(cfg->read_database_url);
+    free(cfg->redis_url);
+    if (cfg->id_pepper) {
+        explicit_bzero(cfg->id_pepper, cfg->id_pepper_len);
+        free(cfg->id_pepper);
+    }
+    for (int i = 0; i < cfg->n_read_tokens; i++)
+        free(cfg->read_tokens[i]);
+    explicit_bzero(&cfg->webhook_keys, sizeof(cfg->webhook_keys));
+    memset(cfg, 0, sizeof(*cfg));
+}

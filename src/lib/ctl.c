@@ -1,0 +1,769 @@
+/*
+ * ctl.c - the hocvuctl commands: embedded migrations, all-or-nothing idempotent ward imports
+ * from CSV, reconciliation of counters against the certificates, webhook secret generation.
+ */
+#include "hocvu/ctl.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/err.h>
+#include <openssl/rand.h>
+
+#include "hocvu/csv.h"
+#include "hocvu/event.h"
+#include "hocvu/migrate.h"
+
+#define HV_WARD_CODES 100000 /* 5-digit codes: 00000..99999 */
+#define HV_MAX_INT_DIGITS 18 /* fits int64 */
+
+void hv_ctl_import_free(hv_ctl_import_t *imp)
+{
+    hv_buf_free(&imp->json);
+    memset(imp, 0, sizeof(*imp));
+}
+
+/* Formats "PATH:LINE: reason (column NAME)" into err (column may be NULL); returns -1. */
+static int row_fail(char *err, size_t errlen, const char *path, long line, const char *column,
+                    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static int row_fail(char *err, size_t errlen, const char *path, long line, const char *column,
+                    const char *fmt, ...)
+{
+    char reason[256];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof(reason), fmt, ap);
+    va_end(ap);
+    if (column)
+        snprintf(err, errlen, "%s:%ld: %s (column %s)", path, line, reason, column);
+    else
+        snprintf(err, errlen, "%s:%ld: %s", path, line, reason);
+    return -1;
+}
+
+/* Returns s without surrounding ASCII spaces and tabs; *n receives the trimmed length. The result
+ * points into s (borrowed). */
+static const char *trimmed(const char *s, size_t *n)
+{
+    size_t len = strlen(s);
+
+    while (len > 0 && (*s == ' ' || *s == '\t')) {
+        s++;
+        len--;
+    }
+    while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+        len--;
+    *n = len;
+    return s;
+}
+
+static bool all_digits(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return n > 0;
+}
+
+static bool is_code(const char *s, size_t n)
+{
+    return n == 5 && all_digits(s, n);
+}
+
+/* True if s[0..n) is well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF)
+ * without control characters. */
+static bool clean_text(const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+
+    while (i < n) {
+        unsigned char c = u[i];
+        size_t len;
+        unsigned char lo = 0x80, hi = 0xBF;
+
+        if (c < 0x20 || c == 0x7F)
+            return false;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF)
+            len = 2;
+        else if (c >= 0xE0 && c <= 0xEF)
+            len = 3;
+        else if (c >= 0xF0 && c <= 0xF4)
+            len = 4;
+        else
+            return false;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+        else if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+        if (i + len > n || u[i + 1] < lo || u[i + 1] > hi)
+            return false;
+        for (size_t k = 2; k < len; k++)
+            if ((u[i + k] & 0xC0) != 0x80)
+                return false;
+        i += len;
+    }
+    return true;
+}
+
+/* Looks up a column that must be present. Returns its index, or -1 with err set. */
+static int required_column(const hv_csv_t *csv, const char *path, const char *name, char *err,
+                           size_t errlen)
+{
+    int col = hv_csv_column(csv, name);
+
+    if (col < 0)
+        row_fail(err, errlen, path, csv->record_line, name, "required column is missing");
+    return col;
+}
+
+/* Validates a required text field of the current record and appends it to json as a string
+ * member "key". Returns 0, or -1 with err set. */
+static int put_text(hv_buf_t *json, const hv_csv_t *csv, int col, const char *key, const char *path,
+                    char *err, size_t errlen)
+{
+    size_t n;
+    const char *v = trimmed(hv_csv_field(csv, col), &n);
+
+    if (n == 0)
+        return row_fail(err, errlen, path, csv->record_line, key, "%s is empty", key);
+    if (!clean_text(v, n))
+        return row_fail(err, errlen, path, csv->record_line, key,
+                        "%s is not valid UTF-8 text or contains a control character", key);
+    hv_buf_printf(json, ",\"%s\":", key);
+    hv_buf_json_str(json, v, n);
+    return 0;
+}
+
+/* Validates an optional non-negative integer field (empty = null) and appends it as member
+ * "key". A column that the file lacks (col < 0) appends nothing. Returns 0 or -1 with err. */
+static int put_count(hv_buf_t *json, const hv_csv_t *csv, int col, const char *key,
+                     const char *path, char *err, size_t errlen)
+{
+    size_t n;
+    const char *v;
+
+    if (col < 0)
+        return 0;
+    v = trimmed(hv_csv_field(csv, col), &n);
+    if (n == 0) {
+        hv_buf_printf(json, ",\"%s\":null", key);
+        return 0;
+    }
+    if (!all_digits(v, n) || n > HV_MAX_INT_DIGITS)
+        return row_fail(err, errlen, path, csv->record_line, key,
+                        "%s must be empty or a non-negative integer, got \"%.*s\"", key,
+                        (int)(n > 40 ? 40 : n), v);
+    hv_buf_printf(json, ",\"%s\":%lld", key, strtoll(v, NULL, 10));
+    return 0;
+}
+
+/* Reports a CSV syntax error of the reader as "PATH:LINE: reason"; returns -1. */
+static int csv_fail(const hv_csv_t *csv, const char *path, char *err, size_t errlen)
+{
+    return row_fail(err, errlen, path, csv->err_line, NULL, "%s", csv->errstr);
+}
+
+int hv_ctl_wards_parse(const char *path, const char *data, size_t len, hv_ctl_import_t *imp,
+                       char *err, size_t errlen)
+{
+    int rc = -1;
+    int r;
+    int c_code, c_name, c_type, c_pop, c_target, c_flag;
+    uint32_t *seen = NULL; /* line of the first row with each code, 0 = not seen */
+    hv_csv_t csv;
+
+    memset(imp, 0, sizeof(*imp));
+    hv_buf_init(&imp->json);
+    hv_csv_init(&csv, data, len);
+    if (hv_csv_read_header(&csv) < 0) {
+        csv_fail(&csv, path, err, errlen);
+        goto failed;
+    }
+    if ((c_code = required_column(&csv, path, "code", err, errlen)) < 0 ||
+        (c_name = required_column(&csv, path, "name", err, errlen)) < 0 ||
+        (c_type = required_column(&csv, path, "type", err, errlen)) < 0)
+        goto failed;
+    c_pop = hv_csv_column(&csv, "population");
+    c_target = hv_csv_column(&csv, "target");
+    c_flag = hv_csv_column(&csv, "population_flag");
+    imp->has_population = c_pop >= 0;
+    imp->has_target = c_target >= 0;
+    imp->has_flag = c_flag >= 0;
+
+    seen = hv_xcalloc(HV_WARD_CODES, sizeof(*seen));
+    hv_buf_putc(&imp->json, '[');
+    while ((r = hv_csv_next(&csv)) == 1) {
+        long line = csv.record_line;
+        size_t n;
+        const char *code = trimmed(hv_csv_field(&csv, c_code), &n);
+
+        if (!is_code(code, n)) {
+            row_fail(err, errlen, path, line, "code", "code must be exactly 5 digits, got \"%.*s\"",
+                     (int)(n > 40 ? 40 : n), code);
+            goto failed;
+        }
+        uint32_t *first = &seen[strtol(code, NULL, 10)];
+        if (*first) {
+            row_fail(err, errlen, path, line, "code", "duplicate code %.5s, first on line %u", code,
+                     *first);
+            goto failed;
+        }
+        *first = (uint32_t)line;
+
+        hv_buf_puts(&imp->json, imp->rows ? ",{\"code\":" : "{\"code\":");
+        hv_buf_json_str(&imp->json, code, n);
+        if (put_text(&imp->json, &csv, c_name, "name", path, err, errlen) < 0 ||
+            put_text(&imp->json, &csv, c_type, "type", path, err, errlen) < 0 ||
+            put_count(&imp->json, &csv, c_pop, "population", path, err, errlen) < 0 ||
+            put_count(&imp->json, &csv, c_target, "target", path, err, errlen) < 0)
+            goto failed;
+        if (c_flag >= 0) {
+            const char *flag = trimmed(hv_csv_field(&csv, c_flag), &n);
+
+            if (n == 0) {
+                hv_buf_puts(&imp->json, ",\"population_flag\":null");
+            } else if (!clean_text(flag, n)) {
+                row_fail(err, errlen, path, line, "population_flag",
+                         "population_flag is not valid UTF-8 text or contains a control "
+                         "character");
+                goto failed;
+            } else {
+                hv_buf_puts(&imp->json, ",\"population_flag\":");
+                hv_buf_json_str(&imp->json, flag, n);
+            }
+        }
+        hv_buf_putc(&imp->json, '}');
+        imp->rows++;
+    }
+    if (r < 0) {
+        csv_fail(&csv, path, err, errlen);
+        goto failed;
+    }
+    if (imp->rows == 0) {
+        row_fail(err, errlen, path, csv.line, NULL, "no records after the header");
+        goto failed;
+    }
+    hv_buf_putc(&imp->json, ']');
+    rc = 0;
+failed:
+    if (rc < 0)
+        hv_ctl_import_free(imp);
+    free(seen);
+    hv_csv_free(&csv);
+    return rc;
+}
+
+/* Parses a split value: full/false → false, partial/true → true. Returns 0 or -1. */
+static int parse_split(const char *v, size_t n, bool *split)
+{
+    if ((n == 4 && strncasecmp(v, "full", 4) == 0) || (n == 5 && strncasecmp(v, "false", 5) == 0))
+        *split = false;
+    else if ((n == 7 && strncasecmp(v, "partial", 7) == 0) ||
+             (n == 4 && strncasecmp(v, "true", 4) == 0))
+        *split = true;
+    else
+        return -1;
+    return 0;
+}
+
+/* Validates the '|'-separated new_codes field of the current record and appends it as a JSON
+ * array member. *count receives the number of codes. Returns 0, or -1 with err set. */
+static int put_new_codes(hv_buf_t *json, const hv_csv_t *csv, int col, const char *path,
+                         size_t *count, char *err, size_t errlen)
+{
+    size_t n;
+    const char *v = trimmed(hv_csv_field(csv, col), &n);
+    const char *end = v + n;
+    char codes[64][5];
+
+    *count = 0;
+    if (n == 0)
+        return row_fail(err, errlen, path, csv->record_line, "new_codes", "new_codes is empty");
+    hv_buf_puts(json, ",\"new_codes\":[");
+    while (v <= end) {
+        const char *bar = memchr(v, '|', (size_t)(end - v));
+        const char *stop = bar ? bar : end;
+        size_t len = (size_t)(stop - v);
+
+        while (len > 0 && (*v == ' ' || *v == '\t')) {
+            v++;
+            len--;
+        }
+        while (len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t'))
+            len--;
+        if (!is_code(v, len))
+            return row_fail(err, errlen, path, csv->record_line, "new_codes",
+                            "each new code must be exactly 5 digits, got \"%.*s\"",
+                            (int)(len > 40 ? 40 : len), v);
+        for (size_t i = 0; i < *count; i++)
+            if (memcmp(codes[i], v, 5) == 0)
+                return row_fail(err, errlen, path, csv->record_line, "new_codes",
+                                "new code %.5s is listed twice", v);
+        if (*count == HV_ARRAY_LEN(codes))
+            return row_fail(err, errlen, path, csv->record_line, "new_codes",
+                            "more than %zu new codes", HV_ARRAY_LEN(codes));
+        memcpy(codes[*count], v, 5);
+        hv_buf_printf(json, "%s\"%.5s\"", *count ? "," : "", v);
+        (*count)++;
+        v = stop + 1;
+    }
+    hv_buf_putc(json, ']');
+    return 0;
+}
+
+int hv_ctl_legacy_parse(const char *path, const char *data, size_t len, hv_ctl_import_t *imp,
+                        char *err, size_t errlen)
+{
+    int rc = -1;
+    int r;
+    int c_code, c_name, c_new, c_split;
+    uint32_t *seen = NULL;
+    hv_csv_t csv;
+
+    memset(imp, 0, sizeof(*imp));
+    hv_buf_init(&imp->json);
+    hv_csv_init(&csv, data, len);
+    if (hv_csv_read_header(&csv) < 0) {
+        csv_fail(&csv, path, err, errlen);
+        goto failed;
+    }
+    if ((c_code = required_column(&csv, path, "old_code", err, errlen)) < 0 ||
+        (c_name = required_column(&csv, path, "old_name", err, errlen)) < 0 ||
+        (c_new = required_column(&csv, path, "new_codes", err, errlen)) < 0 ||
+        (c_split = required_column(&csv, path, "split", err, errlen)) < 0)
+        goto failed;
+
+    seen = hv_xcalloc(HV_WARD_CODES, sizeof(*seen));
+    hv_buf_putc(&imp->json, '[');
+    while ((r = hv_csv_next(&csv)) == 1) {
+        long line = csv.record_line;
+        size_t n, ncodes;
+        bool split;
+        const char *code = trimmed(hv_csv_field(&csv, c_code), &n);
+        const char *sv;
+
+        if (!is_code(code, n)) {
+            row_fail(err, errlen, path, line, "old_code",
+                     "old_code must be exactly 5 digits, got \"%.*s\"", (int)(n > 40 ? 40 : n),
+                     code);
+            goto failed;
+        }
+        uint32_t *first = &seen[strtol(code, NULL, 10)];
+        if (*first) {
+            row_fail(err, errlen, path, line, "old_code",
+                     "duplicate old_code %.5s, first on line %u", code, *first);
+            goto failed;
+        }
+        *first = (uint32_t)line;
+
+        hv_buf_printf(&imp->json, "%s{\"line\":%ld,\"old_code\":\"%.5s\"", imp->rows ? "," : "",
+                      line, code);
+        if (put_text(&imp->json, &csv, c_name, "old_name", path, err, errlen) < 0 ||
+            put_new_codes(&imp->json, &csv, c_new, path, &ncodes, err, errlen) < 0)
+            goto failed;
+        sv = trimmed(hv_csv_field(&csv, c_split), &n);
+        if (parse_split(sv, n, &split) < 0) {
+            row_fail(err, errlen, path, line, "split",
+                     "split must be full, partial, true or false, got \"%.*s\"",
+                     (int)(n > 40 ? 40 : n), sv);
+            goto failed;
+        }
+        if (!split && ncodes != 1) {
+            row_fail(err, errlen, path, line, "new_codes",
+                     "a unit that was not split must map to exactly one new code, got %zu", ncodes);
+            goto failed;
+        }
+        hv_buf_printf(&imp->json, ",\"split\":%s}", split ? "true" : "false");
+        imp->rows++;
+    }
+    if (r < 0) {
+        csv_fail(&csv, path, err, errlen);
+        goto failed;
+    }
+    if (imp->rows == 0) {
+        row_fail(err, errlen, path, csv.line, NULL, "no records after the header");
+        goto failed;
+    }
+    hv_buf_putc(&imp->json, ']');
+    rc = 0;
+failed:
+    if (rc < 0)
+        hv_ctl_import_free(imp);
+    free(seen);
+    hv_csv_free(&csv);
+    return rc;
+}
+
+/* Prints "hocvuctl: <what>: <first line of the reason>" to errf. The reason is the server's
+ * primary message when res carries one, else libpq's message for conn. */
+static void db_error(FILE *errf, const char *what, PGconn *conn, const PGresult *res)
+{
+    const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+
+    if (msg == NULL)
+        msg = PQerrorMessage(conn);
+    if (msg == NULL || msg[0] == '\0')
+        msg = "unknown error";
+    fprintf(errf, "hocvuctl: %s: %.*s\n", what, (int)strcspn(msg, "\r\n"), msg);
+}
+
+/* Runs sql with text parameters and checks the status. Returns the result (caller PQclear()s),
+ * or NULL after printing "hocvuctl: <what>: <reason>". */
+static PGresult *exec_params(PGconn *conn, const char *sql, int nparams, const char *const *params,
+                             ExecStatusType want, const char *what, FILE *errf)
+{
+    PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+
+    if (res == NULL || PQresultStatus(res) != want) {
+        db_error(errf, what, conn, res);
+        PQclear(res);
+        return NULL;
+    }
+    return res;
+}
+
+/* Runs a statement without result rows. Returns 0, or -1 after printing the error. */
+static int exec_command(PGconn *conn, const char *sql, const char *what, FILE *errf)
+{
+    PGresult *res = exec_params(conn, sql, 0, NULL, PGRES_COMMAND_OK, what, errf);
+
+    if (res == NULL)
+        return -1;
+    PQclear(res);
+    return 0;
+}
+
+/* Rolls back an open or failed transaction on conn, if any. */
+static void rollback_if_open(PGconn *conn)
+{
+    if (PQtransactionStatus(conn) != PQTRANS_IDLE)
+        PQclear(PQexec(conn, "ROLLBACK"));
+}
+
+/* Reads the whole file at path into b (NUL-terminated). Returns 0, or -1 after printing
+ * "hocvuctl: could not read PATH: reason". */
+static int read_file(const char *path, hv_buf_t *b, FILE *errf)
+{
+    int rc = -1;
+    char chunk[65536];
+    size_t n;
+    FILE *f = fopen(path, "rb");
+
+    if (f == NULL) {
+        fprintf(errf, "hocvuctl: could not read %s: %s\n", path, strerror(errno));
+        goto failed;
+    }
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        hv_buf_append(b, chunk, n);
+    if (ferror(f)) {
+        fprintf(errf, "hocvuctl: could not read %s: %s\n", path, strerror(errno));
+        goto failed;
+    }
+    if (b->data == NULL)
+        hv_buf_puts(b, "");
+    rc = 0;
+failed:
+    if (f)
+        fclose(f);
+    return rc;
+}
+
+PGconn *hv_ctl_connect(const char *url, FILE *errf)
+{
+    const char *const keys[] = {"dbname", "fallback_application_name", NULL};
+    const char *const values[] = {url, "hocvuctl", NULL};
+    PGconn *conn = PQconnectdbParams(keys, values, 1);
+
+    if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
+        db_error(errf, "could not connect to database", conn, NULL);
+        PQfinish(conn);
+        return NULL;
+    }
+    return conn;
+}
+
+int hv_ctl_migrate(PGconn *conn, FILE *out, FILE *errf)
+{
+    char err[512];
+
+    if (hv_migrate(conn, out, err, sizeof(err)) < 0) {
+        fprintf(errf, "hocvuctl: %s\n", err);
+        return HV_CTL_FAILED;
+    }
+    return HV_CTL_OK;
+}
+
+/* Sends a validated import: runs upsert_sql with the JSON as $1 inside one transaction, after
+ * check_sql (may be NULL), which returns no row, or a row (line, "reason (column NAME)") for the
+ * first record that the database refuses. upsert_sql returns one row (inserted, updated). Prints
+ * the summary line for `noun`. Returns an exit status. */
+static int import_send(PGconn *conn, const char *path, const hv_ctl_import_t *imp,
+                       const char *check_sql, const char *upsert_sql, const char *noun, FILE *out,
+                       FILE *errf)
+{
+    int status = HV_CTL_FAILED;
+    const char *params[1] = {imp->json.data};
+    char what[128];
+    PGresult *res = NULL;
+
+    snprintf(what, sizeof(what), "could not import %s", noun);
+    if (exec_command(conn, "BEGIN", what, errf) < 0)
+        goto failed;
+    if (check_sql) {
+        res = exec_params(conn, check_sql, 1, params, PGRES_TUPLES_OK, what, errf);
+        if (res == NULL)
+            goto failed;
+        if (PQntuples(res) > 0) {
+            fprintf(errf, "hocvuctl: %s:%s: %s\n", path, PQgetvalue(res, 0, 0),
+                    PQgetvalue(res, 0, 1));
+            goto failed;
+        }
+        PQclear(res);
+    }
+    res = exec_params(conn, upsert_sql, 1, params, PGRES_TUPLES_OK, what, errf);
+    if (res == NULL)
+        goto failed;
+    if (exec_command(conn, "COMMIT", what, errf) < 0)
+        goto failed;
+    {
+        long long inserted = atoll(PQgetvalue(res, 0, 0));
+        long long updated = atoll(PQgetvalue(res, 0, 1));
+
+        fprintf(out, "imported %zu %s (%lld inserted, %lld updated, %lld unchanged)\n", imp->rows,
+                noun, inserted, updated, (long long)imp->rows - inserted - updated);
+    }
+    status = HV_CTL_OK;
+failed:
+    PQclear(res);
+    rollback_if_open(conn);
+    return status;
+}
+
+int hv_ctl_wards_import(PGconn *conn, const char *path, FILE *out, FILE *errf)
+{
+    int status = HV_CTL_FAILED;
+    char err[512];
+    hv_buf_t file, sql;
+    hv_ctl_import_t imp = {0};
+    /* Optional columns the file lacks are neither inserted nor updated. */
+    const char *cols[6] = {"name", "type", NULL, NULL, NULL, NULL};
+    const char *types = "code text, name text, type text, population bigint, "
+                        "population_flag text, target bigint";
+    size_t ncols = 2;
+
+    hv_buf_init(&file);
+    hv_buf_init(&sql);
+    if (read_file(path, &file, errf) < 0)
+        goto failed;
+    if (hv_ctl_wards_parse(path, file.data, file.len, &imp, err, sizeof(err)) < 0) {
+        fprintf(errf, "hocvuctl: %s\n", err);
+        goto failed;
+    }
+    if (imp.has_population)
+        cols[ncols++] = "population";
+    if (imp.has_flag)
+        cols[ncols++] = "population_flag";
+    if (imp.has_target)
+        cols[ncols++] = "target";
+
+    hv_buf_puts(&sql, "WITH src AS (SELECT * FROM json_to_recordset($1::json) AS s(");
+    hv_buf_printf(&sql, "%s)), up AS (INSERT INTO wards AS w (code", types);
+    for (size_t i = 0; i < ncols; i++)
+        hv_buf_printf(&sql, ", %s", cols[i]);
+    hv_buf_puts(&sql, ") SELECT code");
+    for (size_t i = 0; i < ncols; i++)
+        hv_buf_printf(&sql, ", %s", cols[i]);
+    hv_buf_puts(&sql,
+                " FROM src ORDER BY code ON CONFLICT (code) DO UPDATE SET updated_at = now()");
+    for (size_t i = 0; i < ncols; i++)
+        hv_buf_printf(&sql, ", %s = EXCLUDED.%s", cols[i], cols[i]);
+    hv_buf_puts(&sql, " WHERE (");
+    for (size_t i = 0; i < ncols; i++)
+        hv_buf_printf(&sql, "%sw.%s", i ? ", " : "", cols[i]);
+    hv_buf_puts(&sql, ") IS DISTINCT FROM (");
+    for (size_t i = 0; i < ncols; i++)
+        hv_buf_printf(&sql, "%sEXCLUDED.%s", i ? ", " : "", cols[i]);
+    /* xmax = 0 only on a freshly inserted row version. */
+    hv_buf_puts(&sql, ") RETURNING (w.xmax = 0) AS inserted) "
+                      "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT "
+                      "inserted) FROM up");
+
+    status = import_send(conn, path, &imp, NULL, sql.data, "wards", out, errf);
+failed:
+    hv_ctl_import_free(&imp);
+    hv_buf_free(&file);
+    hv_buf_free(&sql);
+    return status;
+}
+
+int hv_ctl_wards_import_legacy(PGconn *conn, const char *path, FILE *out, FILE *errf)
+{
+    static const char check_sql[] =
+        "SELECT s.line, 'new code ' || c.code || ' is not a current ward, import the wards "
+        "first with hocvuctl wards import (column new_codes)' "
+        "FROM json_to_recordset($1::json) AS s(line int, new_codes text[]) "
+        "CROSS JOIN LATERAL unnest(s.new_codes) WITH ORDINALITY AS c(code, k) "
+        "WHERE NOT EXISTS (SELECT 1 FROM wards w WHERE w.code = c.code) "
+        "ORDER BY s.line, c.k LIMIT 1";
+    static const char upsert_sql[] =
+        "WITH src AS (SELECT * FROM json_to_recordset($1::json) "
+        "  AS s(old_code text, old_name text, new_codes text[], split boolean)), "
+        "up AS (INSERT INTO legacy_wards AS l (old_code, old_name, new_codes, split) "
+        "  SELECT old_code, old_name, new_codes, split FROM src ORDER BY old_code "
+        "  ON CONFLICT (old_code) DO UPDATE SET old_name = EXCLUDED.old_name, "
+        "    new_codes = EXCLUDED.new_codes, split = EXCLUDED.split "
+        "  WHERE (l.old_name, l.new_codes, l.split) IS DISTINCT FROM "
+        "    (EXCLUDED.old_name, EXCLUDED.new_codes, EXCLUDED.split) "
+        "  RETURNING (l.xmax = 0) AS inserted) "
+        "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up";
+    int status = HV_CTL_FAILED;
+    char err[512];
+    hv_buf_t file;
+    hv_ctl_import_t imp = {0};
+
+    hv_buf_init(&file);
+    if (read_file(path, &file, errf) < 0)
+        goto failed;
+    if (hv_ctl_legacy_parse(path, file.data, file.len, &imp, err, sizeof(err)) < 0) {
+        fprintf(errf, "hocvuctl: %s\n", err);
+        goto failed;
+    }
+    status = import_send(conn, path, &imp, check_sql, upsert_sql, "legacy units", out, errf);
+failed:
+    hv_ctl_import_free(&imp);
+    hv_buf_free(&file);
+    return status;
+}
+
+/* Rewrites attribution and counters from the certificates. Must run inside the transaction that
+ * holds the EXCLUSIVE locks on persons and counters. Returns 0, or -1 after printing. */
+static int repair(PGconn *conn, FILE *errf)
+{
+    static const char *const steps[] = {
+        "CREATE TEMP TABLE hv_reconcile_expected ON COMMIT DROP AS "
+        "SELECT * FROM hv_expected_attribution",
+        "ANALYZE hv_reconcile_expected",
+        "UPDATE persons p SET cert_id = e.cert_id, ward = e.ward, grp = e.grp, day = e.day, "
+        "adult = e.adult FROM hv_reconcile_expected e WHERE e.person = p.person "
+        "AND (p.cert_id, p.ward, p.grp, p.day, p.adult) IS DISTINCT FROM "
+        "(e.cert_id, e.ward, e.grp, e.day, e.adult)",
+        "UPDATE persons p SET cert_id = NULL, ward = NULL, grp = NULL, day = NULL, adult = NULL "
+        "WHERE (p.cert_id IS NOT NULL OR p.ward IS NOT NULL) AND NOT EXISTS "
+        "(SELECT 1 FROM hv_reconcile_expected e WHERE e.person = p.person)",
+        "INSERT INTO persons (person, cert_id, ward, grp, day, adult) "
+        "SELECT e.person, e.cert_id, e.ward, e.grp, e.day, e.adult FROM hv_reconcile_expected e "
+        "WHERE NOT EXISTS (SELECT 1 FROM persons p WHERE p.person = e.person)",
+        "DELETE FROM counters",
+        "INSERT INTO counters (ward, grp, day, shard, adults, total) "
+        "SELECT ward, grp, day, 0, count(*) FILTER (WHERE adult), count(*) "
+        "FROM hv_reconcile_expected GROUP BY ward, grp, day",
+    };
+
+    for (size_t i = 0; i < HV_ARRAY_LEN(steps); i++)
+        if (exec_command(conn, steps[i], "could not repair", errf) < 0)
+            return -1;
+    return 0;
+}
+
+int hv_ctl_reconcile(PGconn *conn, bool do_repair, FILE *out, FILE *errf)
+{
+    static const char what[] = "could not reconcile";
+    int status = HV_CTL_FAILED;
+    PGresult *drift = NULL, *attr = NULL, *totals = NULL;
+    int ndrift;
+    long long nattr;
+
+    /* A read-only check sees one consistent snapshot; a repair first stops the writers (readers
+     * go on) so that what it prints is what it fixes. */
+    if (exec_command(conn, do_repair ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                     what, errf) < 0)
+        goto done;
+    if (do_repair &&
+        exec_command(conn, "LOCK TABLE persons, counters IN EXCLUSIVE MODE", what, errf) < 0)
+        goto done;
+    drift = exec_params(conn,
+                        "SELECT ward, grp, to_char(day, 'YYYY-MM-DD'), stored_adults, "
+                        "expected_adults, stored_total, expected_total FROM hv_counter_drift "
+                        "ORDER BY ward, grp, day",
+                        0, NULL, PGRES_TUPLES_OK, what, errf);
+    if (drift == NULL)
+        goto done;
+    attr = exec_params(conn, "SELECT count(*) FROM hv_attribution_drift", 0, NULL, PGRES_TUPLES_OK,
+                       what, errf);
+    if (attr == NULL)
+        goto done;
+    totals = exec_params(conn,
+                         "SELECT count(*), count(*) FILTER (WHERE adult) "
+                         "FROM hv_expected_attribution",
+                         0, NULL, PGRES_TUPLES_OK, what, errf);
+    if (totals == NULL)
+        goto done;
+
+    ndrift = PQntuples(drift);
+    nattr = atoll(PQgetvalue(attr, 0, 0));
+    for (int i = 0; i < ndrift; i++)
+        fprintf(out,
+                "ward=%s group=%s day=%s adults stored=%s expected=%s total stored=%s "
+                "expected=%s\n",
+                PQgetvalue(drift, i, 0), hv_group_name((hv_group_t)atoi(PQgetvalue(drift, i, 1))),
+                PQgetvalue(drift, i, 2), PQgetvalue(drift, i, 3), PQgetvalue(drift, i, 4),
+                PQgetvalue(drift, i, 5), PQgetvalue(drift, i, 6));
+    if (nattr > 0)
+        fprintf(out, "attribution differs for %lld persons\n", nattr);
+
+    if (ndrift == 0 && nattr == 0) {
+        if (exec_command(conn, "COMMIT", what, errf) < 0)
+            goto done;
+        fprintf(out, "no drift: %s certified persons, %s adults\n", PQgetvalue(totals, 0, 0),
+                PQgetvalue(totals, 0, 1));
+        status = HV_CTL_OK;
+        goto done;
+    }
+    fprintf(out, "drift: %d counter rows and %lld persons differ from the certificates\n", ndrift,
+            nattr);
+    if (!do_repair) {
+        exec_command(conn, "COMMIT", what, errf);
+        fprintf(out, "run hocvuctl reconcile --repair to rewrite them from the certificates\n");
+        goto done;
+    }
+    if (repair(conn, errf) < 0 || exec_command(conn, "COMMIT", what, errf) < 0)
+        goto done;
+    fprintf(out, "repaired: counters and attribution rewritten (%s certified persons, %s adults)\n",
+            PQgetvalue(totals, 0, 0), PQgetvalue(totals, 0, 1));
+done:
+    PQclear(drift);
+    PQclear(attr);
+    PQclear(totals);
+    rollback_if_open(conn);
+    return status;
+}
+
+int hv_ctl_gen_secret(FILE *out, FILE *errf)
+{
+    uint8_t key[32];
+    char b64[4 * ((sizeof(key) + 2) / 3) + 1];
+
+    if (RAND_bytes(key, sizeof(key)) != 1) {
+        fprintf(errf, "hocvuctl: could not generate random bytes: %s\n",
+                ERR_error_string(ERR_get_error(), NULL));
+        return HV_CTL_FAILED;
+    }
+    hv_b64_encode(key, sizeof(key), b64);
+    OPENSSL_cleanse(key, sizeof(key));
+    fprintf(out, "whsec_%s\n", b64);
+    return fflush(out) == 0 ? HV_CTL_OK : HV_CTL_FAILED;
+}
