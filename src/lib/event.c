@@ -55,6 +55,15 @@ static json_t *get_string(json_t *obj, const char *key, bool *present)
     return json_is_string(v) ? v : NULL;
 }
 
+/* Like get_string for optional members, where an explicit JSON null means absent, as senders
+ * commonly serialise missing optional values. */
+static json_t *get_optional_string(json_t *obj, const char *key, bool *present)
+{
+    json_t *v = json_object_get(obj, key);
+    *present = v != NULL && !json_is_null(v);
+    return json_is_string(v) ? v : NULL;
+}
+
 static bool printable_ascii(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -154,7 +163,8 @@ bool hv_event_parse(const char *body, size_t len, int64_t now, bool want_id, cha
                data ? "data must be an object" : "data is required");
         goto failed;
     }
-    json_t *ts = get_string(root, "timestamp", &present);
+    json_t *ts = issued ? get_string(root, "timestamp", &present)
+                        : get_optional_string(root, "timestamp", &present);
     if (!ts && (present || issued)) {
         refuse(err, 400, "invalid_event", "timestamp",
                present ? "timestamp must be a string" : "timestamp is required");
@@ -187,17 +197,19 @@ bool hv_event_parse(const char *body, size_t len, int64_t now, bool want_id, cha
             goto failed;
         }
     }
-    json_t *bdate = get_string(data, "birth_date", &present);
+    json_t *bdate = get_optional_string(data, "birth_date", &present);
     if (!bdate && present) {
         refuse(err, 400, "invalid_event", "data.birth_date", "birth_date must be a string");
         goto failed;
     }
-    json_t *course = get_string(data, "course_id", &present);
+    json_t *course = get_optional_string(data, "course_id", &present);
     if (!course && present) {
         refuse(err, 400, "invalid_event", "data.course_id", "course_id must be a string");
         goto failed;
     }
     json_t *score = json_object_get(data, "score");
+    if (json_is_null(score))
+        score = NULL;
     if (score && !json_is_number(score)) {
         refuse(err, 400, "invalid_event", "data.score", "score must be a number");
         goto failed;

@@ -301,121 +301,377 @@ static void candidates_json(const hv_ward_resolution_t *res, char *out, size_t n
         snprintf(out + off, n - off, "]");
 }
 
-static void handle_event(reqctx_t *rc)
+/* Why one event was refused, as the contract reports it. */
+typedef struct refusal {
+    int status;
+    const char *code;
+    const char *field;
+    char detail[160];
+    char extra[128]; /* JSON members appended to a problem document, or "" */
+} refusal_t;
+
+/* Validates one event body (a single event, or one batch line when want_id) against the
+ * snapshot's ward table and fills the write item: pseudonym, resolved ward, day, adult. The raw
+ * citizen id is wiped before returning. Returns true, or false with *why filled. */
+static bool prepare_event(hv_worker_t *w, const hv_snapshot_t *snap, const char *body, size_t len,
+                          int64_t now, const char *msg_id, bool want_id, char *id_out,
+                          hv_write_item_t *item, refusal_t *why)
 {
-    hv_worker_t *w = rc->w;
-    struct evhttp_request *req = rc->req;
-    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
-    struct evbuffer *body_buf = evhttp_request_get_input_buffer(req);
-    size_t len = evbuffer_get_length(body_buf);
-    const char *msg_id, *body;
     hv_event_t ev;
     hv_event_error_t err;
-    hv_snapshot_t *snap;
     const char *ward = NULL;
     uint8_t pseudonym[HV_PSEUDONYM_LEN];
-    pending_t *p;
-    int64_t now = (int64_t)time(NULL);
 
-    if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
-        problem(rc, 405, "method_not_allowed", NULL, "use POST", NULL);
-        return;
-    }
-    if (len > HV_MAX_EVENT_BODY) {
-        problem(rc, 413, "payload_too_large", NULL, "the body is larger than 64 KiB", NULL);
-        return;
-    }
-    if (!content_type_is(req, "application/json")) {
-        problem(rc, 415, "unsupported_media_type", NULL, "Content-Type must be application/json",
-                NULL);
-        return;
-    }
-    body = (const char *)evbuffer_pullup(body_buf, -1);
-    if (!body)
-        body = "";
-    msg_id = evhttp_find_header(in, "webhook-id");
-    switch (hv_sig_verify(w->sig, msg_id, evhttp_find_header(in, "webhook-timestamp"),
-                          evhttp_find_header(in, "webhook-signature"), body, len, now,
-                          w->srv->cfg->timestamp_tolerance)) {
-    case HV_SIG_OK:
-        break;
-    case HV_SIG_MISSING:
-        problem(rc, 401, "invalid_signature", NULL,
-                "webhook-id, webhook-timestamp and webhook-signature headers are required", NULL);
-        return;
-    case HV_SIG_MALFORMED:
-        problem(rc, 401, "invalid_signature", NULL, "webhook-timestamp is not a Unix time", NULL);
-        return;
-    case HV_SIG_STALE:
-        problem(rc, 401, "stale_timestamp", NULL,
-                "webhook-timestamp is outside the allowed tolerance", NULL);
-        return;
-    case HV_SIG_MISMATCH:
-        problem(rc, 401, "invalid_signature", NULL, "no signature matches", NULL);
-        return;
-    }
-    if (strlen(msg_id) > HV_EVENT_ID_MAX) {
-        problem(rc, 400, "invalid_event", "webhook-id", "webhook-id is longer than 256 bytes",
-                NULL);
-        return;
-    }
-    if (!hv_event_parse(body, len, now, false, NULL, &ev, &err)) {
-        problem(rc, err.status, err.code, err.field, err.detail[0] ? err.detail : NULL, NULL);
-        return;
-    }
-    snap = hv_snapshot_acquire(w->srv->snap);
-    if (!snap) {
-        hv_event_wipe(&ev);
-        problem(rc, 503, "unavailable", NULL, "the ward table is not loaded yet; retry later",
-                NULL);
-        return;
+    why->extra[0] = '\0';
+    if (!hv_event_parse(body, len, now, want_id, id_out, &ev, &err)) {
+        why->status = err.status;
+        why->code = err.code;
+        why->field = err.field;
+        snprintf(why->detail, sizeof(why->detail), "%s", err.detail);
+        return false;
     }
     if (ev.kind == HV_EV_ISSUED) {
         hv_ward_resolution_t res;
-        char extra[128];
         switch (hv_wardtab_resolve(snap->wards, ev.ward_code, strlen(ev.ward_code), &res)) {
         case HV_WARD_OK:
             ward = res.ward->code;
             break;
         case HV_WARD_MALFORMED:
         case HV_WARD_UNKNOWN:
-            hv_snapshot_release(snap);
             hv_event_wipe(&ev);
-            problem(rc, 422, "unknown_ward", "data.ward_code", "no such commune-level unit",
-                    NULL);
-            return;
+            why->status = 422;
+            why->code = "unknown_ward";
+            why->field = "data.ward_code";
+            snprintf(why->detail, sizeof(why->detail), "no such commune-level unit");
+            return false;
         case HV_WARD_AMBIGUOUS:
-            hv_snapshot_release(snap);
             hv_event_wipe(&ev);
-            candidates_json(&res, extra, sizeof(extra));
-            problem(rc, 422, "ambiguous_ward", "data.ward_code",
-                    "this pre-2025 unit was split between several current units; send the "
-                    "current unit's code",
-                    extra);
-            return;
+            why->status = 422;
+            why->code = "ambiguous_ward";
+            why->field = "data.ward_code";
+            snprintf(why->detail, sizeof(why->detail),
+                     "this pre-2025 unit was split between several current units; send the "
+                     "current unit's code");
+            candidates_json(&res, why->extra, sizeof(why->extra));
+            return false;
         }
     }
     hv_pseudonymize(w->pseud, ev.citizen_id, strlen(ev.citizen_id), pseudonym);
-    if (hv_log_enabled(HV_LOG_DEBUG)) {
-        char masked[16];
-        hv_citizen_mask(ev.citizen_id, strlen(ev.citizen_id), masked);
-        hv_log(HV_LOG_DEBUG, "event validated", "req=%s citizen=%s kind=%d", rc->reqid, masked,
-               (int)ev.kind);
-    }
     hv_event_wipe(&ev);
+    hv_write_item_from_event(item, want_id ? id_out : msg_id, &ev, ward, pseudonym);
+    return true;
+}
 
+/* The webhook headers of a request, verified over its raw body. Replies and returns false when
+ * the signature does not hold. */
+static bool verify_signature(reqctx_t *rc, const char *body, size_t len, int64_t now)
+{
+    struct evkeyvalq *in = evhttp_request_get_input_headers(rc->req);
+    const char *msg_id = evhttp_find_header(in, "webhook-id");
+
+    switch (hv_sig_verify(rc->w->sig, msg_id, evhttp_find_header(in, "webhook-timestamp"),
+                          evhttp_find_header(in, "webhook-signature"), body, len, now,
+                          rc->w->srv->cfg->timestamp_tolerance)) {
+    case HV_SIG_OK:
+        return true;
+    case HV_SIG_MISSING:
+        problem(rc, 401, "invalid_signature", NULL,
+                "webhook-id, webhook-timestamp and webhook-signature headers are required", NULL);
+        return false;
+    case HV_SIG_MALFORMED:
+        problem(rc, 401, "invalid_signature", NULL, "webhook-timestamp is not a Unix time", NULL);
+        return false;
+    case HV_SIG_STALE:
+        problem(rc, 401, "stale_timestamp", NULL,
+                "webhook-timestamp is outside the allowed tolerance", NULL);
+        return false;
+    case HV_SIG_MISMATCH:
+        problem(rc, 401, "invalid_signature", NULL, "no signature matches", NULL);
+        return false;
+    }
+    return false;
+}
+
+/* Common gate of both ingest endpoints: method, size, media type, signature. Returns the body
+ * (borrowed from the request) or NULL after replying. */
+static const char *ingest_gate(reqctx_t *rc, const char *media_type, size_t max_body,
+                               const char *too_large, size_t *len_out, int64_t now)
+{
+    struct evbuffer *body_buf = evhttp_request_get_input_buffer(rc->req);
+    size_t len = evbuffer_get_length(body_buf);
+    const char *body;
+
+    if (evhttp_request_get_command(rc->req) != EVHTTP_REQ_POST) {
+        evhttp_add_header(evhttp_request_get_output_headers(rc->req), "Allow", "POST");
+        problem(rc, 405, "method_not_allowed", NULL, "use POST", NULL);
+        return NULL;
+    }
+    if (len > max_body) {
+        problem(rc, 413, "payload_too_large", NULL, too_large, NULL);
+        return NULL;
+    }
+    if (!content_type_is(rc->req, media_type)) {
+        char detail[96];
+        snprintf(detail, sizeof(detail), "Content-Type must be %s", media_type);
+        problem(rc, 415, "unsupported_media_type", NULL, detail, NULL);
+        return NULL;
+    }
+    body = len ? (const char *)evbuffer_pullup(body_buf, -1) : "";
+    if (!body)
+        body = "";
+    if (!verify_signature(rc, body, len, now))
+        return NULL;
+    *len_out = len;
+    return body;
+}
+
+static void handle_event(reqctx_t *rc)
+{
+    hv_worker_t *w = rc->w;
+    const char *msg_id, *body;
+    size_t len;
+    hv_snapshot_t *snap;
+    refusal_t why;
+    pending_t *p;
+    int64_t now = (int64_t)time(NULL);
+
+    body = ingest_gate(rc, "application/json", HV_MAX_EVENT_BODY, "the body is larger than 64 KiB",
+                       &len, now);
+    if (!body)
+        return;
+    msg_id = evhttp_find_header(evhttp_request_get_input_headers(rc->req), "webhook-id");
+    if (strlen(msg_id) > HV_EVENT_ID_MAX) {
+        problem(rc, 400, "invalid_event", "webhook-id", "webhook-id is longer than 256 bytes",
+                NULL);
+        return;
+    }
+    snap = hv_snapshot_acquire(w->srv->snap);
+    if (!snap) {
+        problem(rc, 503, "unavailable", NULL, "the ward table is not loaded yet; retry later",
+                NULL);
+        return;
+    }
     p = hv_xcalloc(1, sizeof(*p));
+    if (!prepare_event(w, snap, body, len, now, msg_id, false, NULL, &p->item, &why)) {
+        hv_snapshot_release(snap);
+        free(p);
+        problem(rc, why.status, why.code, why.field, why.detail[0] ? why.detail : NULL,
+                why.extra[0] ? why.extra : NULL);
+        return;
+    }
+    hv_snapshot_release(snap);
     p->w = w;
-    p->req = req;
+    p->req = rc->req;
     snprintf(p->reqid, sizeof(p->reqid), "%s", rc->reqid);
     p->start = rc->start;
-    hv_write_item_from_event(&p->item, msg_id, &ev, ward, pseudonym);
-    hv_snapshot_release(snap);
     p->item.cb = on_written;
     p->item.arg = p;
     w->inflight++;
     hv_dedup_check(w->dedup, msg_id, strlen(msg_id), on_dedup, p);
+}
+
+/* ---- batch ingest ---- */
+
+#define HV_MAX_BATCH_BODY (16 * 1024 * 1024)
+#define HV_MAX_BATCH_LINES 10000
+
+typedef struct batch_error {
+    int line;
+    char *id;          /* owned; NULL if the line had no usable id */
+    const char *code;  /* static */
+    const char *field; /* static or NULL */
+} batch_error_t;
+
+/* One batch request while its valid lines are being committed. Owned by the worker until the
+ * reply; freed when the last item is called back. */
+typedef struct batch_req {
+    hv_worker_t *w;
+    struct evhttp_request *req;
+    char reqid[40];
+    struct timespec start;
+    hv_write_item_t *items; /* owned array */
+    int *item_line;         /* owned: line number of each item */
+    int n_items, n_pending;
+    int accepted, duplicates, rejected;
+    bool unavailable;
+    batch_error_t *errors; /* owned */
+    int n_errors, cap_errors;
+} batch_req_t;
+
+static void batch_add_error(batch_req_t *b, int line, const char *id, const char *code,
+                            const char *field)
+{
+    if (b->n_errors == b->cap_errors) {
+        b->cap_errors = b->cap_errors ? b->cap_errors * 2 : 16;
+        b->errors = hv_xrealloc(b->errors, sizeof(*b->errors) * (size_t)b->cap_errors);
+    }
+    b->errors[b->n_errors++] =
+        (batch_error_t){.line = line, .id = id && id[0] ? hv_xstrdup(id) : NULL, .code = code,
+                        .field = field};
+    b->rejected++;
+}
+
+static int batch_error_cmp(const void *a, const void *b)
+{
+    return ((const batch_error_t *)a)->line - ((const batch_error_t *)b)->line;
+}
+
+static void batch_free(batch_req_t *b)
+{
+    for (int i = 0; i < b->n_errors; i++)
+        free(b->errors[i].id);
+    free(b->errors);
+    free(b->items);
+    free(b->item_line);
+    free(b);
+}
+
+/* Sends the batch summary (or 503 when any valid line could not be committed: the sender
+ * retries the whole batch and the committed lines come back as duplicates). */
+static void batch_reply(batch_req_t *b)
+{
+    hv_worker_t *w = b->w;
+    hv_buf_t out;
+    int status = 200;
+
+    if (b->unavailable) {
+        status = 503;
+        evhttp_add_header(evhttp_request_get_output_headers(b->req), "Retry-After",
+                          HV_RETRY_AFTER);
+        reply_problem_raw(b->req, b->reqid, w->draining, 503, "unavailable", NULL,
+                          "the database is unavailable; some lines were not stored, retry the "
+                          "batch",
+                          NULL);
+    } else {
+        qsort(b->errors, (size_t)b->n_errors, sizeof(*b->errors), batch_error_cmp);
+        hv_buf_init(&out);
+        hv_buf_printf(&out, "{\"accepted\":%d,\"duplicates\":%d,\"rejected\":%d,\"errors\":[",
+                      b->accepted, b->duplicates, b->rejected);
+        for (int i = 0; i < b->n_errors; i++) {
+            const batch_error_t *e = &b->errors[i];
+            hv_buf_printf(&out, "%s{\"line\":%d,\"id\":", i ? "," : "", e->line);
+            if (e->id)
+                hv_buf_json_str(&out, e->id, strlen(e->id));
+            else
+                hv_buf_puts(&out, "null");
+            hv_buf_printf(&out, ",\"code\":\"%s\"", e->code);
+            if (e->field)
+                hv_buf_printf(&out, ",\"field\":\"%s\"", e->field);
+            hv_buf_putc(&out, '}');
+        }
+        hv_buf_puts(&out, "]}");
+        send_reply(b->req, b->reqid, w->draining, 200, "application/json", out.data, out.len);
+        hv_buf_free(&out);
+    }
+    access_log(b->reqid, "POST", "/v1/events/batch", status, b->unavailable ? "unavailable" : NULL,
+               since_us(&b->start));
+    batch_free(b);
+    w->inflight--;
+    check_drained(w);
+}
+
+static void on_batch_written(hv_write_item_t *item, hv_outcome_t outcome)
+{
+    batch_req_t *b = item->arg;
+    int k = (int)(item - b->items);
+
+    switch (outcome) {
+    case HV_OUT_ACCEPTED:
+        b->accepted++;
+        break;
+    case HV_OUT_DUPLICATE:
+        b->duplicates++;
+        break;
+    case HV_OUT_CONFLICT:
+        batch_add_error(b, b->item_line[k], item->id, "certificate_conflict",
+                        "data.certificate_id");
+        break;
+    case HV_OUT_UNAVAILABLE:
+        b->unavailable = true;
+        break;
+    }
+    if (--b->n_pending == 0)
+        batch_reply(b);
+}
+
+static void handle_batch(reqctx_t *rc)
+{
+    hv_worker_t *w = rc->w;
+    const char *body;
+    size_t len, off, lines = 0;
+    hv_snapshot_t *snap;
+    batch_req_t *b;
+    int64_t now = (int64_t)time(NULL);
+    char id[HV_EVENT_ID_MAX + 1];
+
+    body = ingest_gate(rc, "application/x-ndjson", HV_MAX_BATCH_BODY,
+                       "the batch is larger than 16 MiB", &len, now);
+    if (!body)
+        return;
+    for (off = 0; off < len; off++)
+        if (body[off] == '\n')
+            lines++;
+    if (len && body[len - 1] != '\n')
+        lines++;
+    if (lines > HV_MAX_BATCH_LINES) {
+        problem(rc, 413, "payload_too_large", NULL, "the batch has more than 10000 lines", NULL);
+        return;
+    }
+    snap = hv_snapshot_acquire(w->srv->snap);
+    if (!snap) {
+        problem(rc, 503, "unavailable", NULL, "the ward table is not loaded yet; retry later",
+                NULL);
+        return;
+    }
+    b = hv_xcalloc(1, sizeof(*b));
+    b->w = w;
+    b->req = rc->req;
+    snprintf(b->reqid, sizeof(b->reqid), "%s", rc->reqid);
+    b->start = rc->start;
+    b->items = hv_xcalloc(lines ? lines : 1, sizeof(*b->items));
+    b->item_line = hv_xcalloc(lines ? lines : 1, sizeof(*b->item_line));
+
+    int line_no = 0;
+    for (off = 0; off < len;) {
+        const char *nl = memchr(body + off, '\n', len - off);
+        size_t end = nl ? (size_t)(nl - body) : len, n = end - off;
+        const char *line = body + off;
+        refusal_t why;
+
+        line_no++;
+        off = end + 1;
+        if (n && line[n - 1] == '\r')
+            n--;
+        if (strspn(line, " \t") >= n)
+            continue; /* blank lines carry no event */
+        hv_write_item_t *it = &b->items[b->n_items];
+        if (!prepare_event(w, snap, line, n, now, NULL, true, id, it, &why)) {
+            batch_add_error(b, line_no, id, why.code, why.field);
+            continue;
+        }
+        it->cb = on_batch_written;
+        it->arg = b;
+        b->item_line[b->n_items++] = line_no;
+    }
+    hv_snapshot_release(snap);
+
+    w->inflight++;
+    if (b->n_items == 0) {
+        batch_reply(b);
+        return;
+    }
+    if (!hv_writer_available(w->writer)) {
+        b->unavailable = true;
+        batch_reply(b);
+        return;
+    }
+    b->n_pending = b->n_items;
+    /* Items are independent; the writer groups them into transactions of batch_max. The last
+     * callback frees b, so the loop bound is a local copy and b is not touched afterwards. */
+    hv_write_item_t *items = b->items;
+    int n = b->n_items;
+    for (int i = 0; i < n; i++)
+        hv_writer_submit(w->writer, &items[i]);
 }
 
 /* ---- reads ---- */
@@ -566,6 +822,8 @@ static void route(struct evhttp_request *req, void *arg)
 
     if (strcmp(path, "/v1/events") == 0)
         handle_event(&rc);
+    else if (strcmp(path, "/v1/events/batch") == 0)
+        handle_batch(&rc);
     else if (strcmp(path, "/v1/progress") == 0)
         handle_doc(&rc, DOC_PROGRESS);
     else if (strcmp(path, "/v1/wards") == 0)
