@@ -32,6 +32,8 @@ void hv_dedup_check(hv_dedup_t *d, const char *id, size_t n, hv_dedup_cb cb, voi
 void hv_dedup_mark(hv_dedup_t *d, const char *id, size_t n);
 
 bool hv_dedup_connected(const hv_dedup_t *d);
+/* Whether connected, safe to call from any thread (for metrics). */
+bool hv_dedup_connected_relaxed(const hv_dedup_t *d);
 
 typedef struct hv_dedup_stats {
     uint64_t hits, misses, unknown;

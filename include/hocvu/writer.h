@@ -57,8 +57,10 @@ typedef struct hv_writer_stats {
 
 /* Creates a writer on `base` (borrowed; must outlive the writer) and starts connecting.
  * `conninfo` is copied. `name` labels log lines. Caller frees with hv_writer_free(). */
+struct hv_metrics;
+/* `metrics` (borrowed, may be NULL) receives batch sizes and commit latencies. */
 hv_writer_t *hv_writer_new(struct event_base *base, const char *conninfo, int batch_max,
-                           const char *name);
+                           const char *name, struct hv_metrics *metrics);
 
 /* Frees the writer; every queued or in-flight item is called back with HV_OUT_UNAVAILABLE
  * first. Must be called from the loop's thread, not from inside an item callback. */
@@ -70,6 +72,8 @@ void hv_writer_submit(hv_writer_t *w, hv_write_item_t *it);
 
 /* True when the connection is up and prepared. */
 bool hv_writer_available(const hv_writer_t *w);
+/* Same, safe to call from any thread (for metrics and readiness). */
+bool hv_writer_available_relaxed(const hv_writer_t *w);
 /* True when nothing is queued or in flight. */
 bool hv_writer_idle(const hv_writer_t *w);
 void hv_writer_get_stats(const hv_writer_t *w, hv_writer_stats_t *out);

@@ -72,11 +72,11 @@ static void on_connect(const redisAsyncContext *ac, int status)
         /* hiredis frees the context after this callback. */
         note_down(d, ac->errstr);
         d->ac = NULL;
-        d->connected = false;
+        __atomic_store_n(&d->connected, false, __ATOMIC_RELAXED);
         schedule_retry(d);
         return;
     }
-    d->connected = true;
+    __atomic_store_n(&d->connected, true, __ATOMIC_RELAXED);
     if (d->logged_down)
         hv_log(HV_LOG_INFO, "redis available", "dedup=%s", d->name);
     d->logged_down = false;
@@ -90,7 +90,7 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
         return;
     note_down(d, status == REDIS_OK ? "disconnected" : ac->errstr);
     d->ac = NULL;
-    d->connected = false;
+    __atomic_store_n(&d->connected, false, __ATOMIC_RELAXED);
     schedule_retry(d);
 }
 
@@ -101,7 +101,7 @@ static void auth_or_select_cb(redisAsyncContext *ac, void *r, void *privdata)
 
     if (reply && reply->type == REDIS_REPLY_ERROR && d && ac == d->ac) {
         note_down(d, reply->str);
-        d->connected = false; /* wrong password or db: never trust this connection */
+        __atomic_store_n(&d->connected, false, __ATOMIC_RELAXED); /* wrong password or db: never trust this connection */
     }
 }
 
@@ -215,7 +215,7 @@ static void op_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
     dedup_op_t *op = arg;
     if (op->d)
-        op->d->stats.unknown++;
+        __atomic_fetch_add(&op->d->stats.unknown, 1, __ATOMIC_RELAXED);
     op_finish(op, false);
 }
 
@@ -227,11 +227,11 @@ static void op_reply_cb(redisAsyncContext *ac, void *r, void *privdata)
 
     if (!op->done && op->d) {
         if (!reply || reply->type != REDIS_REPLY_INTEGER)
-            op->d->stats.unknown++;
+            __atomic_fetch_add(&op->d->stats.unknown, 1, __ATOMIC_RELAXED);
         else if (seen)
-            op->d->stats.hits++;
+            __atomic_fetch_add(&op->d->stats.hits, 1, __ATOMIC_RELAXED);
         else
-            op->d->stats.misses++;
+            __atomic_fetch_add(&op->d->stats.misses, 1, __ATOMIC_RELAXED);
     }
     op_finish(op, seen);
     event_free(op->timer);
@@ -243,7 +243,7 @@ void hv_dedup_check(hv_dedup_t *d, const char *id, size_t n, hv_dedup_cb cb, voi
     dedup_op_t *op;
 
     if (!hv_dedup_connected(d)) {
-        d->stats.unknown++;
+        __atomic_fetch_add(&d->stats.unknown, 1, __ATOMIC_RELAXED);
         cb(arg, false);
         return;
     }
@@ -260,7 +260,7 @@ void hv_dedup_check(hv_dedup_t *d, const char *id, size_t n, hv_dedup_cb cb, voi
         REDIS_OK) {
         event_free(op->timer);
         free(op);
-        d->stats.unknown++;
+        __atomic_fetch_add(&d->stats.unknown, 1, __ATOMIC_RELAXED);
         cb(arg, false);
         return;
     }
@@ -278,5 +278,12 @@ void hv_dedup_mark(hv_dedup_t *d, const char *id, size_t n)
 
 void hv_dedup_get_stats(const hv_dedup_t *d, hv_dedup_stats_t *out)
 {
-    *out = d->stats;
+    out->hits = __atomic_load_n(&d->stats.hits, __ATOMIC_RELAXED);
+    out->misses = __atomic_load_n(&d->stats.misses, __ATOMIC_RELAXED);
+    out->unknown = __atomic_load_n(&d->stats.unknown, __ATOMIC_RELAXED);
+}
+
+bool hv_dedup_connected_relaxed(const hv_dedup_t *d)
+{
+    return __atomic_load_n(&d->connected, __ATOMIC_RELAXED);
 }

@@ -29,10 +29,13 @@
 #include "hocvu/dedup.h"
 #include "hocvu/event.h"
 #include "hocvu/log.h"
+#include "hocvu/metrics.h"
+#include "hocvu/query.h"
 #include "hocvu/signature.h"
 #include "hocvu/snapshot.h"
 #include "hocvu/version.h"
 #include "hocvu/ward.h"
+#include "hocvu/web.h"
 #include "hocvu/writer.h"
 
 #define HV_MAX_EVENT_BODY (64 * 1024)
@@ -41,6 +44,9 @@
 #define HV_HTTP_TIMEOUT_SEC 30
 #define HV_DRAIN_DEADLINE_SEC 20
 #define HV_RETRY_AFTER "2"
+#define HV_STREAM_TICK_MS 1000
+#define HV_STREAM_KEEPALIVE_MS 15000
+#define HV_MAX_TIMESERIES_DAYS 3660
 
 typedef struct hv_server hv_server_t;
 
@@ -58,6 +64,10 @@ typedef struct hv_worker {
     struct event *stop_ev;    /* activated from the main thread */
     struct event *deadline_ev;/* drain deadline */
     uint64_t req_seq;
+    hv_metrics_t metrics;     /* written by this worker only */
+    struct stream_client *streams; /* open /v1/stream clients (owned list) */
+    int n_streams;            /* atomic: read by other workers' /metrics */
+    struct event *stream_ev;  /* periodic SSE push */
     int inflight;             /* requests waiting on Redis or PostgreSQL */
     bool draining;
     bool closing;             /* tearing down: callbacks must not start new work */
@@ -75,6 +85,7 @@ struct hv_server {
  * from submission until the reply is sent. */
 typedef struct pending {
     hv_worker_t *w;
+    hv_route_t route;
     struct evhttp_request *req; /* libevent frees it after the reply */
     char reqid[40];
     struct timespec start;
@@ -84,6 +95,7 @@ typedef struct pending {
 /* Per-request context for responses and the access log. */
 typedef struct reqctx {
     hv_worker_t *w;
+    hv_route_t route;
     struct evhttp_request *req;
     const char *reqid;
     const char *path;
@@ -119,10 +131,15 @@ static int64_t since_us(const struct timespec *start)
            (now.tv_nsec - start->tv_nsec) / 1000;
 }
 
-static void access_log(const char *reqid, const char *method, const char *path, int status,
-                       const char *code, int64_t dur_us)
+/* Records one reply in the metrics and, by level, in the log. */
+static void access_log(hv_worker_t *w, hv_route_t route, const char *reqid, const char *method,
+                       const char *path, int status, const char *code, int64_t dur_us)
 {
     hv_log_level_t lvl = status >= 500 ? HV_LOG_WARN : status >= 400 ? HV_LOG_INFO : HV_LOG_DEBUG;
+
+    hv_metrics_request(&w->metrics, route, status);
+    if (code && (route == HV_ROUTE_EVENTS))
+        hv_metrics_event(&w->metrics, code);
     if (!hv_log_enabled(lvl))
         return;
     hv_log(lvl, "request", "req=%s method=%s path=%s status=%d%s%s dur_us=%lld", reqid, method,
@@ -198,13 +215,15 @@ static void problem(reqctx_t *rc, int status, const char *code, const char *fiel
         evhttp_add_header(evhttp_request_get_output_headers(rc->req), "WWW-Authenticate",
                           "Bearer realm=\"hocvu\"");
     reply_problem_raw(rc->req, rc->reqid, rc->w->draining, status, code, field, detail, extra);
-    access_log(rc->reqid, method_name(rc->req), rc->path, status, code, since_us(&rc->start));
+    access_log(rc->w, rc->route, rc->reqid, method_name(rc->req), rc->path, status, code,
+               since_us(&rc->start));
 }
 
 static void reply_json(reqctx_t *rc, int status, const char *body, size_t len)
 {
     send_reply(rc->req, rc->reqid, rc->w->draining, status, "application/json", body, len);
-    access_log(rc->reqid, method_name(rc->req), rc->path, status, NULL, since_us(&rc->start));
+    access_log(rc->w, rc->route, rc->reqid, method_name(rc->req), rc->path, status, NULL,
+               since_us(&rc->start));
 }
 
 /* ---- ingest ---- */
@@ -246,7 +265,10 @@ static void pending_reply(pending_t *p, hv_outcome_t outcome)
                           "the database is unavailable; nothing was stored, retry later", NULL);
         break;
     }
-    access_log(p->reqid, "POST", "/v1/events", status, code, since_us(&p->start));
+    if (outcome == HV_OUT_ACCEPTED || outcome == HV_OUT_DUPLICATE)
+        hv_metrics_event(&w->metrics, outcome == HV_OUT_ACCEPTED ? "accepted" : "duplicate");
+    access_log(w, HV_ROUTE_EVENTS, p->reqid, "POST", "/v1/events", status, code,
+               since_us(&p->start));
     free(p);
     w->inflight--;
     check_drained(w);
@@ -509,6 +531,7 @@ static void batch_add_error(batch_req_t *b, int line, const char *id, const char
         (batch_error_t){.line = line, .id = id && id[0] ? hv_xstrdup(id) : NULL, .code = code,
                         .field = field};
     b->rejected++;
+    hv_metrics_event(&b->w->metrics, code);
 }
 
 static int batch_error_cmp(const void *a, const void *b)
@@ -563,8 +586,8 @@ static void batch_reply(batch_req_t *b)
         send_reply(b->req, b->reqid, w->draining, 200, "application/json", out.data, out.len);
         hv_buf_free(&out);
     }
-    access_log(b->reqid, "POST", "/v1/events/batch", status, b->unavailable ? "unavailable" : NULL,
-               since_us(&b->start));
+    access_log(w, HV_ROUTE_BATCH, b->reqid, "POST", "/v1/events/batch", status,
+               b->unavailable ? "unavailable" : NULL, since_us(&b->start));
     batch_free(b);
     w->inflight--;
     check_drained(w);
@@ -578,9 +601,11 @@ static void on_batch_written(hv_write_item_t *item, hv_outcome_t outcome)
     switch (outcome) {
     case HV_OUT_ACCEPTED:
         b->accepted++;
+        hv_metrics_event(&b->w->metrics, "accepted");
         break;
     case HV_OUT_DUPLICATE:
         b->duplicates++;
+        hv_metrics_event(&b->w->metrics, "duplicate");
         break;
     case HV_OUT_CONFLICT:
         batch_add_error(b, b->item_line[k], item->id, "certificate_conflict",
@@ -732,33 +757,369 @@ static bool etag_matches(struct evhttp_request *req, const char *etag)
 
 typedef enum doc_kind { DOC_PROGRESS, DOC_WARDS } doc_kind_t;
 
+static void reply_cached(reqctx_t *rc, const char *content_type, const char *body, size_t len,
+                         const char *etag);
+static hv_snapshot_t *read_gate(reqctx_t *rc);
+
+/* GET /v1/progress and GET /v1/wards: pre-rendered in the snapshot. */
 static void handle_doc(reqctx_t *rc, doc_kind_t kind)
 {
-    hv_snapshot_t *snap;
+    hv_snapshot_t *snap = read_gate(rc);
     const hv_doc_t *d;
+
+    if (!snap)
+        return;
+    d = kind == DOC_PROGRESS ? &snap->progress : &snap->wards_doc;
+    reply_cached(rc, "application/json", d->body, d->len, d->etag);
+    hv_snapshot_release(snap);
+}
+
+/* Replies 200 with a body and its ETag, or 304 when the client already has it. */
+static void reply_cached(reqctx_t *rc, const char *content_type, const char *body, size_t len,
+                         const char *etag)
+{
     struct evkeyvalq *h = evhttp_request_get_output_headers(rc->req);
+
+    evhttp_add_header(h, "ETag", etag);
+    evhttp_add_header(h, "Cache-Control", "no-cache");
+    if (etag_matches(rc->req, etag)) {
+        send_reply(rc->req, rc->reqid, rc->w->draining, 304, NULL, NULL, 0);
+        access_log(rc->w, rc->route, rc->reqid, method_name(rc->req), rc->path, 304, NULL,
+                   since_us(&rc->start));
+        return;
+    }
+    send_reply(rc->req, rc->reqid, rc->w->draining, 200, content_type, body, len);
+    access_log(rc->w, rc->route, rc->reqid, method_name(rc->req), rc->path, 200, NULL,
+               since_us(&rc->start));
+}
+
+/* The checks every read endpoint shares: method, token, a snapshot. Returns a snapshot
+ * reference (release it) or NULL after replying. */
+static hv_snapshot_t *read_gate(reqctx_t *rc)
+{
+    hv_snapshot_t *snap;
+
+    if (!is_get(rc))
+        return NULL;
+    if (!authorized(rc)) {
+        problem(rc, 401, "unauthorized", NULL, "a valid bearer token is required", NULL);
+        return NULL;
+    }
+    snap = hv_snapshot_acquire(rc->w->srv->snap);
+    if (!snap)
+        problem(rc, 503, "unavailable", NULL, "no data loaded yet; retry later", NULL);
+    return snap;
+}
+
+static int32_t vn_today(void)
+{
+    return (int32_t)hv_date_to_days(hv_time_vn_date((int64_t)time(NULL)));
+}
+
+/* GET /v1/wards/{code} */
+static void handle_ward(reqctx_t *rc, const char *code)
+{
+    hv_snapshot_t *snap = read_gate(rc);
+    hv_buf_t b;
+    char etag[24];
+
+    if (!snap)
+        return;
+    hv_buf_init(&b);
+    if (!hv_snapshot_ward_json(snap, code, vn_today(), &b)) {
+        problem(rc, 404, "not_found", NULL, "no such current ward", NULL);
+    } else {
+        hv_etag_of(b.data, b.len, etag);
+        reply_cached(rc, "application/json", b.data, b.len, etag);
+    }
+    hv_buf_free(&b);
+    hv_snapshot_release(snap);
+}
+
+/* Parses an optional YYYY-MM-DD query parameter into days; false after replying 400. */
+static bool date_param(reqctx_t *rc, const hv_query_t *q, const char *name, int32_t *days)
+{
+    const char *v = hv_query_get(q, name);
+    hv_date_t d;
+
+    if (!v)
+        return true;
+    if (!hv_date_parse(v, strlen(v), &d)) {
+        problem(rc, 400, "invalid_parameter", name, "dates are YYYY-MM-DD", NULL);
+        return false;
+    }
+    *days = (int32_t)hv_date_to_days(d);
+    return true;
+}
+
+/* GET /v1/timeseries?ward=&from=&to= */
+static void handle_timeseries(reqctx_t *rc)
+{
+    const char *uri = evhttp_request_get_uri(rc->req), *qs = strchr(uri, '?'), *why = NULL;
+    hv_query_t q;
+    hv_snapshot_t *snap;
+    const char *ward;
+    int32_t from, to;
+    hv_buf_t b;
+    char etag[24];
 
     if (!is_get(rc))
         return;
-    if (!authorized(rc)) {
-        problem(rc, 401, "unauthorized", NULL, "a valid bearer token is required", NULL);
+    if (qs && !hv_query_parse(qs + 1, strcspn(qs + 1, "#"), &q, &why)) {
+        problem(rc, 400, "invalid_parameter", NULL, why, NULL);
         return;
     }
-    snap = hv_snapshot_acquire(rc->w->srv->snap);
-    if (!snap) {
-        problem(rc, 503, "unavailable", NULL, "no data loaded yet; retry later", NULL);
+    if (!qs)
+        q.n = 0;
+    snap = read_gate(rc);
+    if (!snap)
         return;
+    ward = hv_query_get(&q, "ward");
+    if (ward && ward[0] == '\0')
+        ward = NULL;
+    if (ward && !hv_wardtab_find(snap->wards, ward)) {
+        problem(rc, 404, "not_found", "ward", "no such current ward", NULL);
+        goto done;
     }
-    d = kind == DOC_PROGRESS ? &snap->progress : &snap->wards_doc;
-    evhttp_add_header(h, "ETag", d->etag);
-    evhttp_add_header(h, "Cache-Control", "no-cache");
-    if (etag_matches(rc->req, d->etag)) {
-        send_reply(rc->req, rc->reqid, rc->w->draining, 304, NULL, NULL, 0);
-        access_log(rc->reqid, method_name(rc->req), rc->path, 304, NULL, since_us(&rc->start));
-    } else {
-        reply_json(rc, 200, d->body, d->len);
+    to = vn_today();
+    if (!date_param(rc, &q, "to", &to))
+        goto done;
+    from = hv_snapshot_first_day(snap, ward, to);
+    if (from > to)
+        from = to;
+    if (!date_param(rc, &q, "from", &from))
+        goto done;
+    if (from > to) {
+        problem(rc, 400, "invalid_parameter", "from", "from is after to", NULL);
+        goto done;
+    }
+    if (to - from >= HV_MAX_TIMESERIES_DAYS) {
+        problem(rc, 400, "invalid_parameter", "from", "at most 3660 days per request", NULL);
+        goto done;
+    }
+    hv_buf_init(&b);
+    hv_snapshot_timeseries_json(snap, ward, from, to, &b);
+    hv_etag_of(b.data, b.len, etag);
+    reply_cached(rc, "application/json", b.data, b.len, etag);
+    hv_buf_free(&b);
+done:
+    hv_snapshot_release(snap);
+}
+
+/* GET /v1/reports/wards.csv */
+static void handle_report(reqctx_t *rc)
+{
+    hv_snapshot_t *snap = read_gate(rc);
+    hv_buf_t b;
+    char etag[24], disp[96], date[16];
+
+    if (!snap)
+        return;
+    hv_buf_init(&b);
+    hv_snapshot_wards_csv(snap, &b);
+    hv_etag_of(b.data, b.len, etag);
+    hv_date_format(hv_time_vn_date(snap->as_of), date);
+    snprintf(disp, sizeof(disp), "attachment; filename=\"hocvu-wards-%s.csv\"", date);
+    evhttp_add_header(evhttp_request_get_output_headers(rc->req), "Content-Disposition", disp);
+    reply_cached(rc, "text/csv; charset=utf-8", b.data, b.len, etag);
+    hv_buf_free(&b);
+    hv_snapshot_release(snap);
+}
+
+/* ---- server-sent events ---- */
+
+/* One open /v1/stream response. Owned by the worker's list; freed when the client goes away
+ * (close callback) or when the worker ends the stream. */
+typedef struct stream_client {
+    hv_worker_t *w;
+    struct evhttp_request *req;
+    struct evhttp_connection *evcon;
+    char etag[24]; /* of the last progress document sent */
+    int64_t last_sent_ms;
+    struct stream_client *prev, *next;
+} stream_client_t;
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void stream_unlink(stream_client_t *c)
+{
+    hv_worker_t *w = c->w;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->streams = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    __atomic_store_n(&w->n_streams, w->n_streams - 1, __ATOMIC_RELAXED);
+}
+
+/* libevent closed the connection (client gone, or write failed): forget the client. The
+ * request is freed by libevent; we must not touch it. */
+static void stream_closed(struct evhttp_connection *evcon, void *arg)
+{
+    stream_client_t *c = arg;
+    stream_unlink(c);
+    free(c);
+}
+
+static void stream_send(stream_client_t *c, const char *text, size_t len)
+{
+    struct evbuffer *buf = evbuffer_new();
+    if (!buf)
+        return;
+    evbuffer_add(buf, text, len);
+    evhttp_send_reply_chunk(c->req, buf);
+    evbuffer_free(buf);
+    c->last_sent_ms = mono_ms();
+}
+
+/* Sends the progress document if it changed since the last one this client saw. */
+static void stream_push(stream_client_t *c, const hv_snapshot_t *snap)
+{
+    hv_buf_t b;
+
+    if (!snap || strcmp(c->etag, snap->progress.etag) == 0)
+        return;
+    hv_buf_init(&b);
+    hv_buf_printf(&b, "event: progress\nid: %s\ndata: ", snap->progress.etag);
+    hv_buf_append(&b, snap->progress.body, snap->progress.len);
+    hv_buf_puts(&b, "\n\n");
+    stream_send(c, b.data, b.len);
+    hv_buf_free(&b);
+    memcpy(c->etag, snap->progress.etag, sizeof(c->etag));
+}
+
+/* Ends one stream from our side (shutdown). */
+static void stream_end(stream_client_t *c)
+{
+    evhttp_connection_set_closecb(c->evcon, NULL, NULL);
+    stream_unlink(c);
+    evhttp_send_reply_end(c->req);
+    free(c);
+}
+
+/* Once a second: push changes (so at most one progress event per second) and keep idle
+ * connections alive through proxies. */
+static void stream_tick(evutil_socket_t fd, short what, void *arg)
+{
+    hv_worker_t *w = arg;
+    hv_snapshot_t *snap;
+    int64_t now = mono_ms();
+
+    if (!w->streams)
+        return;
+    snap = hv_snapshot_acquire(w->srv->snap);
+    for (stream_client_t *c = w->streams, *next; c; c = next) {
+        next = c->next;
+        stream_push(c, snap);
+        if (now - c->last_sent_ms >= HV_STREAM_KEEPALIVE_MS)
+            stream_send(c, ": keep-alive\n\n", 14);
     }
     hv_snapshot_release(snap);
+}
+
+/* GET /v1/stream */
+static void handle_stream(reqctx_t *rc)
+{
+    hv_snapshot_t *snap = read_gate(rc);
+    struct evkeyvalq *h = evhttp_request_get_output_headers(rc->req);
+    stream_client_t *c;
+
+    if (!snap)
+        return;
+    if (rc->w->draining) {
+        hv_snapshot_release(snap);
+        problem(rc, 503, "unavailable", NULL, "shutting down", NULL);
+        return;
+    }
+    c = hv_xcalloc(1, sizeof(*c));
+    c->w = rc->w;
+    c->req = rc->req;
+    c->evcon = evhttp_request_get_connection(rc->req);
+    evhttp_add_header(h, "Content-Type", "text/event-stream; charset=utf-8");
+    evhttp_add_header(h, "Cache-Control", "no-cache");
+    evhttp_add_header(h, "X-Accel-Buffering", "no");
+    evhttp_add_header(h, "X-Request-Id", rc->reqid);
+    evhttp_send_reply_start(rc->req, 200, "OK");
+    evhttp_connection_set_closecb(c->evcon, stream_closed, c);
+    c->next = rc->w->streams;
+    if (c->next)
+        c->next->prev = c;
+    rc->w->streams = c;
+    __atomic_store_n(&rc->w->n_streams, rc->w->n_streams + 1, __ATOMIC_RELAXED);
+    stream_send(c, "retry: 2000\n\n", 13);
+    stream_push(c, snap);
+    hv_snapshot_release(snap);
+    access_log(rc->w, rc->route, rc->reqid, "GET", rc->path, 200, NULL, since_us(&rc->start));
+}
+
+/* GET / */
+static void handle_dashboard(reqctx_t *rc)
+{
+    size_t len;
+    const char *html = hv_web_dashboard(&len);
+    char etag[24];
+
+    if (!is_get(rc))
+        return;
+    /* The page itself is public: it holds no data and asks for a token when the API needs one. */
+    hv_etag_of(html, len, etag);
+    evhttp_add_header(evhttp_request_get_output_headers(rc->req), "Content-Security-Policy",
+                      "default-src 'self'; style-src 'self' 'unsafe-inline'; "
+                      "script-src 'self' 'unsafe-inline'; img-src 'self' data:");
+    reply_cached(rc, "text/html; charset=utf-8", html, len, etag);
+}
+
+/* GET /metrics */
+static void handle_metrics(reqctx_t *rc)
+{
+    hv_server_t *srv = rc->w->srv;
+    hv_metrics_t *per[64];
+    hv_metrics_gauges_t g = {0};
+    hv_snapshot_t *snap;
+    hv_buf_t b;
+    int n = srv->n_workers < 64 ? srv->n_workers : 64;
+
+    if (!is_get(rc))
+        return;
+    g.postgres_up = hv_snapstore_db_ok(srv->snap) ? 1 : 0;
+    g.redis_up = 1;
+    for (int i = 0; i < n; i++) {
+        hv_worker_t *w = &srv->workers[i];
+        hv_dedup_stats_t ds;
+        hv_writer_stats_t ws;
+        per[i] = &w->metrics;
+        if (!hv_writer_available_relaxed(w->writer))
+            g.postgres_up = 0;
+        if (!hv_dedup_connected_relaxed(w->dedup))
+            g.redis_up = 0;
+        hv_dedup_get_stats(w->dedup, &ds);
+        hv_writer_get_stats(w->writer, &ws);
+        g.redis_hits += ds.hits;
+        g.redis_misses += ds.misses;
+        g.writer_retries += ws.retries;
+        g.writer_failures += ws.failures;
+        g.stream_clients += __atomic_load_n(&w->n_streams, __ATOMIC_RELAXED);
+    }
+    g.snapshot_age = hv_snapstore_age(srv->snap);
+    snap = hv_snapshot_acquire(srv->snap);
+    if (snap) {
+        g.certified_adults = snap->certified_adults;
+        g.certified_total = snap->certified_total;
+        hv_snapshot_release(snap);
+    }
+    hv_buf_init(&b);
+    hv_metrics_render(&b, per, n, &g);
+    send_reply(rc->req, rc->reqid, rc->w->draining, 200, "text/plain; version=0.0.4; charset=utf-8",
+               b.data, b.len);
+    access_log(rc->w, rc->route, rc->reqid, method_name(rc->req), rc->path, 200, NULL,
+               since_us(&rc->start));
+    hv_buf_free(&b);
 }
 
 static void handle_healthz(reqctx_t *rc)
@@ -820,20 +1181,46 @@ static void route(struct evhttp_request *req, void *arg)
     path[plen] = '\0';
     rc.path = path;
 
-    if (strcmp(path, "/v1/events") == 0)
+    if (strcmp(path, "/v1/events") == 0) {
+        rc.route = HV_ROUTE_EVENTS;
         handle_event(&rc);
-    else if (strcmp(path, "/v1/events/batch") == 0)
+    } else if (strcmp(path, "/v1/events/batch") == 0) {
+        rc.route = HV_ROUTE_BATCH;
         handle_batch(&rc);
-    else if (strcmp(path, "/v1/progress") == 0)
+    } else if (strcmp(path, "/v1/progress") == 0) {
+        rc.route = HV_ROUTE_PROGRESS;
         handle_doc(&rc, DOC_PROGRESS);
-    else if (strcmp(path, "/v1/wards") == 0)
+    } else if (strcmp(path, "/v1/wards") == 0) {
+        rc.route = HV_ROUTE_WARDS;
         handle_doc(&rc, DOC_WARDS);
-    else if (strcmp(path, "/healthz") == 0)
+    } else if (strncmp(path, "/v1/wards/", 10) == 0 && path[10] && !strchr(path + 10, '/')) {
+        rc.route = HV_ROUTE_WARD;
+        handle_ward(&rc, path + 10);
+    } else if (strcmp(path, "/v1/timeseries") == 0) {
+        rc.route = HV_ROUTE_TIMESERIES;
+        handle_timeseries(&rc);
+    } else if (strcmp(path, "/v1/reports/wards.csv") == 0) {
+        rc.route = HV_ROUTE_REPORT;
+        handle_report(&rc);
+    } else if (strcmp(path, "/v1/stream") == 0) {
+        rc.route = HV_ROUTE_STREAM;
+        handle_stream(&rc);
+    } else if (strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0) {
+        rc.route = HV_ROUTE_DASHBOARD;
+        handle_dashboard(&rc);
+    } else if (strcmp(path, "/healthz") == 0) {
+        rc.route = HV_ROUTE_HEALTHZ;
         handle_healthz(&rc);
-    else if (strcmp(path, "/readyz") == 0)
+    } else if (strcmp(path, "/readyz") == 0) {
+        rc.route = HV_ROUTE_READYZ;
         handle_readyz(&rc);
-    else
+    } else if (strcmp(path, "/metrics") == 0) {
+        rc.route = HV_ROUTE_METRICS;
+        handle_metrics(&rc);
+    } else {
+        rc.route = HV_ROUTE_OTHER;
         problem(&rc, 404, "not_found", NULL, "no such endpoint", NULL);
+    }
 }
 
 /* ---- workers ---- */
@@ -895,6 +1282,8 @@ static void stop_cb(evutil_socket_t fd, short what, void *arg)
         w->listener = NULL;
     }
     evtimer_add(w->deadline_ev, &tv);
+    while (w->streams)
+        stream_end(w->streams);
     check_drained(w);
 }
 
@@ -948,19 +1337,24 @@ static int worker_init(hv_server_t *srv, hv_worker_t *w, int index, char *err, s
         return -1;
     }
     snprintf(name, sizeof(name), "w%d", index);
-    w->writer = hv_writer_new(w->base, cfg->database_url, cfg->batch_max, name);
+    w->writer = hv_writer_new(w->base, cfg->database_url, cfg->batch_max, name, &w->metrics);
     w->dedup = hv_dedup_new(w->base, &cfg->redis, name);
     w->stop_ev = event_new(w->base, -1, 0, stop_cb, w);
     w->deadline_ev = evtimer_new(w->base, deadline_cb, w);
-    if (!w->stop_ev || !w->deadline_ev) {
+    w->stream_ev = event_new(w->base, -1, EV_PERSIST, stream_tick, w);
+    if (!w->stop_ev || !w->deadline_ev || !w->stream_ev) {
         snprintf(err, errlen, "could not create events");
         return -1;
     }
+    struct timeval tick = {0, HV_STREAM_TICK_MS * 1000};
+    event_add(w->stream_ev, &tick);
     return 0;
 }
 
 static void worker_free(hv_worker_t *w)
 {
+    if (w->stream_ev)
+        event_free(w->stream_ev);
     hv_dedup_free(w->dedup);
     hv_writer_free(w->writer);
     if (w->http)

@@ -31,20 +31,27 @@ struct hv_snapstore {
     bool logged_down;
 };
 
-typedef struct ward_row {
-    const hv_ward_t *w;
-    int64_t adults, total;
-    int64_t target; /* -1 = none */
-    bool estimated;
-    double percent; /* < 0 = none */
-    int rank;
-} ward_row_t;
-
 static int64_t now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 1099511628211ULL;
+    return h;
+}
+
+#define FNV_OFFSET 1469598103934665603ULL
+
+void hv_etag_of(const char *body, size_t len, char out[24])
+{
+    /* FNV-1a: a change detector for caches, not a security measure. */
+    snprintf(out, 24, "\"%016llx\"", (unsigned long long)fnv1a(FNV_OFFSET, body, len));
 }
 
 /* Prints a percentage rounded to two decimals without trailing zeros ("12.5", "0"). */
@@ -61,27 +68,25 @@ static void put_percent(hv_buf_t *b, double p)
 
 static void doc_set(hv_doc_t *d, hv_buf_t *b)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a: a change detector, not a security measure */
-    for (size_t i = 0; i < b->len; i++)
-        h = (h ^ (uint8_t)b->data[i]) * 1099511628211ULL;
-    d->body = b->data;
+    d->body = b->data ? b->data : hv_xstrdup("");
     d->len = b->len;
-    snprintf(d->etag, sizeof(d->etag), "\"%016llx\"", (unsigned long long)h);
+    hv_etag_of(d->body, d->len, d->etag);
     hv_buf_init(b);
 }
 
 /* Ranking order: percent of target (wards without a target last), then certified adults, then
- * code for a stable listing. */
-static int ward_row_cmp(const void *a, const void *b)
+ * code for a stable listing. Sorts indices into the stats array passed as context. */
+static int rank_cmp(const void *a, const void *b, void *ctx)
 {
-    const ward_row_t *x = a, *y = b;
+    const hv_ward_stats_t *stats = ctx;
+    const hv_ward_stats_t *x = &stats[*(const size_t *)a], *y = &stats[*(const size_t *)b];
     if ((x->percent < 0) != (y->percent < 0))
         return x->percent < 0 ? 1 : -1;
     if (x->percent != y->percent)
         return x->percent > y->percent ? -1 : 1;
     if (x->adults != y->adults)
         return x->adults > y->adults ? -1 : 1;
-    return strcmp(x->w->code, y->w->code);
+    return strcmp(x->ward->code, y->ward->code);
 }
 
 static void put_as_of(hv_buf_t *b, int64_t as_of)
@@ -91,45 +96,124 @@ static void put_as_of(hv_buf_t *b, int64_t as_of)
     hv_buf_printf(b, "\"as_of\":\"%s\"", ts);
 }
 
-hv_snapshot_t *hv_snapshot_build(hv_wardtab_t *wards, const hv_count_row_t *counts,
-                                 size_t n_counts, int64_t city_target, int64_t as_of)
+static int day_point_cmp(const void *a, const void *b)
+{
+    int32_t x = ((const hv_day_point_t *)a)->day, y = ((const hv_day_point_t *)b)->day;
+    return x < y ? -1 : x > y;
+}
+
+/* Appends (day, adults) to a growable series. */
+static void series_add(hv_day_point_t **s, size_t *n, size_t *cap, int32_t day, int64_t adults)
+{
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        *s = hv_xrealloc(*s, sizeof(**s) * *cap);
+    }
+    (*s)[(*n)++] = (hv_day_point_t){day, adults};
+}
+
+/* Sorts a series and merges points of the same day. */
+static void series_finish(hv_day_point_t *s, size_t *n)
+{
+    size_t k = 0;
+    qsort(s, *n, sizeof(*s), day_point_cmp);
+    for (size_t i = 0; i < *n; i++) {
+        if (k && s[k - 1].day == s[i].day)
+            s[k - 1].adults += s[i].adults;
+        else
+            s[k++] = s[i];
+    }
+    *n = k;
+}
+
+/* The fields shared by /v1/wards entries and /v1/wards/{code}, without the closing brace. */
+static void put_ward_fields(hv_buf_t *b, const hv_ward_stats_t *r)
+{
+    hv_buf_printf(b, "{\"code\":\"%s\",\"name\":", r->ward->code);
+    hv_buf_json_str(b, r->ward->name, strlen(r->ward->name));
+    hv_buf_puts(b, ",\"type\":");
+    hv_buf_json_str(b, r->ward->type, strlen(r->ward->type));
+    hv_buf_printf(b, ",\"certified_adults\":%lld,\"certified_total\":%lld,\"target\":",
+                  (long long)r->adults, (long long)r->total);
+    if (r->target >= 0)
+        hv_buf_printf(b, "%lld", (long long)r->target);
+    else
+        hv_buf_puts(b, "null");
+    hv_buf_printf(b, ",\"target_estimated\":%s,\"percent\":",
+                  r->target_estimated ? "true" : "false");
+    if (r->percent >= 0)
+        put_percent(b, r->percent);
+    else
+        hv_buf_puts(b, "null");
+    hv_buf_printf(b, ",\"rank\":%d", r->rank);
+}
+
+static void put_by_group(hv_buf_t *b, const int64_t g[5])
+{
+    hv_buf_printf(b,
+                  "\"by_group\":{\"citizen\":%lld,\"official\":%lld,\"student\":%lld,"
+                  "\"worker\":%lld}",
+                  (long long)g[1], (long long)g[2], (long long)g[3], (long long)g[4]);
+}
+
+hv_snapshot_t *hv_snapshot_build(hv_wardtab_t *wards, const hv_count_row_t *rows, size_t n_rows,
+                                 int64_t city_target, int64_t as_of, uint64_t data_hash)
 {
     hv_snapshot_t *s = hv_xcalloc(1, sizeof(*s));
-    ward_row_t *rows = hv_xcalloc(wards->n_wards ? wards->n_wards : 1, sizeof(*rows));
-    int64_t by_group[5] = {0}, pop_sum = 0;
+    size_t n = wards->n_wards, *caps = hv_xcalloc(n ? n : 1, sizeof(size_t)), city_cap = 0;
+    int64_t pop_sum = 0;
     int wards_at_target = 0;
     hv_buf_t b;
 
     s->refs = 1;
     s->wards = wards;
     s->as_of = as_of;
-    for (size_t i = 0; i < wards->n_wards; i++) {
-        rows[i].w = &wards->wards[i];
+    s->data_hash = data_hash;
+    s->target = city_target;
+    s->stats = hv_xcalloc(n ? n : 1, sizeof(*s->stats));
+    s->ranked = hv_xcalloc(n ? n : 1, sizeof(*s->ranked));
+    for (size_t i = 0; i < n; i++) {
+        s->stats[i].ward = &wards->wards[i];
+        s->ranked[i] = i;
         if (wards->wards[i].population > 0)
             pop_sum += wards->wards[i].population;
     }
-    for (size_t i = 0; i < n_counts; i++) {
-        const hv_count_row_t *c = &counts[i];
+    for (size_t i = 0; i < n_rows; i++) {
+        const hv_count_row_t *c = &rows[i];
         const hv_ward_t *w = hv_wardtab_find(wards, c->ward);
-        s->certified_adults += c->adults;
-        s->certified_total += c->total;
-        if (c->grp >= 1 && c->grp <= 4)
-            by_group[c->grp] += c->adults;
-        if (w) {
-            ward_row_t *r = &rows[w - wards->wards];
-            r->adults += c->adults;
-            r->total += c->total;
+        hv_ward_stats_t *r = w ? &s->stats[w - wards->wards] : NULL;
+
+        if (c->day == HV_NO_DAY) {
+            /* Per (ward, group): the totals. Counters of a ward no longer in the table still
+             * count for the city. */
+            s->certified_adults += c->adults;
+            s->certified_total += c->total;
+            if (c->grp >= 1 && c->grp <= 4)
+                s->group_adults[c->grp] += c->adults;
+            if (r) {
+                r->adults += c->adults;
+                r->total += c->total;
+                if (c->grp >= 1 && c->grp <= 4)
+                    r->group_adults[c->grp] += c->adults;
+            }
+        } else if (c->adults != 0) {
+            series_add(&s->city_series, &s->n_city_series, &city_cap, c->day, c->adults);
+            if (r)
+                series_add(&r->series, &r->n_series, &caps[w - wards->wards], c->day, c->adults);
         }
     }
-    for (size_t i = 0; i < wards->n_wards; i++) {
-        ward_row_t *r = &rows[i];
+    free(caps);
+    series_finish(s->city_series, &s->n_city_series);
+    for (size_t i = 0; i < n; i++) {
+        hv_ward_stats_t *r = &s->stats[i];
+        series_finish(r->series, &r->n_series);
         r->target = -1;
         r->percent = -1;
-        if (r->w->target >= 0) {
-            r->target = r->w->target;
-        } else if (r->w->population > 0 && pop_sum > 0) {
-            r->target = llround((double)city_target * (double)r->w->population / (double)pop_sum);
-            r->estimated = true;
+        if (r->ward->target >= 0) {
+            r->target = r->ward->target;
+        } else if (r->ward->population > 0 && pop_sum > 0) {
+            r->target = llround((double)city_target * (double)r->ward->population / (double)pop_sum);
+            r->target_estimated = true;
         }
         if (r->target > 0) {
             r->percent = 100.0 * (double)r->adults / (double)r->target;
@@ -137,64 +221,172 @@ hv_snapshot_t *hv_snapshot_build(hv_wardtab_t *wards, const hv_count_row_t *coun
                 wards_at_target++;
         }
     }
-    qsort(rows, wards->n_wards, sizeof(*rows), ward_row_cmp);
-    for (size_t i = 0; i < wards->n_wards; i++) {
-        bool tie = i > 0 && rows[i].percent == rows[i - 1].percent &&
-                   rows[i].adults == rows[i - 1].adults;
-        rows[i].rank = tie ? rows[i - 1].rank : (int)i + 1;
+    qsort_r(s->ranked, n, sizeof(*s->ranked), rank_cmp, s->stats);
+    for (size_t i = 0; i < n; i++) {
+        hv_ward_stats_t *r = &s->stats[s->ranked[i]];
+        const hv_ward_stats_t *prev = i ? &s->stats[s->ranked[i - 1]] : NULL;
+        /* Equal percent and equal adults share a rank (1, 2, 2, 4). */
+        r->rank = prev && prev->percent == r->percent && prev->adults == r->adults ? prev->rank
+                                                                                   : (int)i + 1;
     }
 
     hv_buf_init(&b);
-    hv_buf_printf(&b, "{\"target\":%lld,\"certified_adults\":%lld,\"certified_total\":%lld,"
-                      "\"percent\":",
+    hv_buf_printf(&b,
+                  "{\"target\":%lld,\"certified_adults\":%lld,\"certified_total\":%lld,"
+                  "\"percent\":",
                   (long long)city_target, (long long)s->certified_adults,
                   (long long)s->certified_total);
     put_percent(&b, 100.0 * (double)s->certified_adults / (double)city_target);
-    hv_buf_printf(&b,
-                  ",\"remaining\":%lld,\"by_group\":{\"citizen\":%lld,\"official\":%lld,"
-                  "\"student\":%lld,\"worker\":%lld},\"wards\":%zu,\"wards_at_target\":%d,",
+    hv_buf_printf(&b, ",\"remaining\":%lld,",
                   (long long)(s->certified_adults >= city_target
                                   ? 0
-                                  : city_target - s->certified_adults),
-                  (long long)by_group[1], (long long)by_group[2], (long long)by_group[3],
-                  (long long)by_group[4], wards->n_wards, wards_at_target);
+                                  : city_target - s->certified_adults));
+    put_by_group(&b, s->group_adults);
+    hv_buf_printf(&b, ",\"wards\":%zu,\"wards_at_target\":%d,", n, wards_at_target);
     put_as_of(&b, as_of);
     hv_buf_putc(&b, '}');
     doc_set(&s->progress, &b);
 
     hv_buf_puts(&b, "{\"wards\":[");
-    for (size_t i = 0; i < wards->n_wards; i++) {
-        const ward_row_t *r = &rows[i];
+    for (size_t i = 0; i < n; i++) {
         if (i)
             hv_buf_putc(&b, ',');
-        hv_buf_printf(&b, "{\"code\":\"%s\",\"name\":", r->w->code);
-        hv_buf_json_str(&b, r->w->name, strlen(r->w->name));
-        hv_buf_puts(&b, ",\"type\":");
-        hv_buf_json_str(&b, r->w->type, strlen(r->w->type));
-        hv_buf_printf(&b, ",\"certified_adults\":%lld,\"certified_total\":%lld,\"target\":",
-                      (long long)r->adults, (long long)r->total);
-        if (r->target >= 0)
-            hv_buf_printf(&b, "%lld", (long long)r->target);
-        else
-            hv_buf_puts(&b, "null");
-        hv_buf_printf(&b, ",\"target_estimated\":%s,\"percent\":",
-                      r->estimated ? "true" : "false");
-        if (r->percent >= 0)
-            put_percent(&b, r->percent);
-        else
-            hv_buf_puts(&b, "null");
-        hv_buf_printf(&b, ",\"rank\":%d}", r->rank);
+        put_ward_fields(&b, &s->stats[s->ranked[i]]);
+        hv_buf_putc(&b, '}');
     }
     hv_buf_puts(&b, "],");
     put_as_of(&b, as_of);
     hv_buf_putc(&b, '}');
     doc_set(&s->wards_doc, &b);
-    free(rows);
     return s;
+}
+
+static const hv_ward_stats_t *find_stats(const hv_snapshot_t *s, const char *code)
+{
+    const hv_ward_t *w = hv_wardtab_find(s->wards, code);
+    return w ? &s->stats[w - s->wards->wards] : NULL;
+}
+
+/* Writes {"date","new","cumulative"} points for every day from..to of a series. */
+static void put_points(hv_buf_t *b, const hv_day_point_t *series, size_t n, int32_t from,
+                       int32_t to)
+{
+    int64_t cum = 0;
+    size_t i = 0;
+    char date[16];
+
+    for (; i < n && series[i].day < from; i++)
+        cum += series[i].adults;
+    hv_buf_putc(b, '[');
+    for (int32_t d = from; d <= to; d++) {
+        int64_t add = 0;
+        if (i < n && series[i].day == d)
+            add = series[i++].adults;
+        cum += add;
+        hv_date_format(hv_days_to_date(d), date);
+        hv_buf_printf(b, "%s{\"date\":\"%s\",\"new\":%lld,\"cumulative\":%lld}",
+                      d == from ? "" : ",", date, (long long)add, (long long)cum);
+    }
+    hv_buf_putc(b, ']');
+}
+
+bool hv_snapshot_ward_json(const hv_snapshot_t *s, const char *code, int32_t today, hv_buf_t *out)
+{
+    const hv_ward_stats_t *r = find_stats(s, code);
+    if (!r)
+        return false;
+    put_ward_fields(out, r);
+    hv_buf_putc(out, ',');
+    put_by_group(out, r->group_adults);
+    hv_buf_puts(out, ",\"last_30_days\":");
+    put_points(out, r->series, r->n_series, today - 29, today);
+    hv_buf_putc(out, ',');
+    put_as_of(out, s->as_of);
+    hv_buf_putc(out, '}');
+    return true;
+}
+
+int32_t hv_snapshot_first_day(const hv_snapshot_t *s, const char *code, int32_t dflt)
+{
+    const hv_ward_stats_t *r = code ? find_stats(s, code) : NULL;
+    if (code && !r)
+        return dflt;
+    if (r)
+        return r->n_series ? r->series[0].day : dflt;
+    return s->n_city_series ? s->city_series[0].day : dflt;
+}
+
+void hv_snapshot_timeseries_json(const hv_snapshot_t *s, const char *code, int32_t from,
+                                 int32_t to, hv_buf_t *out)
+{
+    const hv_ward_stats_t *r = code ? find_stats(s, code) : NULL;
+    char f[16], t[16];
+
+    hv_date_format(hv_days_to_date(from), f);
+    hv_date_format(hv_days_to_date(to), t);
+    hv_buf_puts(out, "{\"ward\":");
+    if (r)
+        hv_buf_printf(out, "\"%s\"", r->ward->code);
+    else
+        hv_buf_puts(out, "null");
+    hv_buf_printf(out, ",\"from\":\"%s\",\"to\":\"%s\",\"points\":", f, t);
+    if (r)
+        put_points(out, r->series, r->n_series, from, to);
+    else
+        put_points(out, s->city_series, s->n_city_series, from, to);
+    hv_buf_putc(out, ',');
+    put_as_of(out, s->as_of);
+    hv_buf_putc(out, '}');
+}
+
+/* A CSV field: quoted when it holds a separator, quote or line break (RFC 4180). */
+static void csv_field(hv_buf_t *b, const char *v)
+{
+    if (strpbrk(v, ",\"\r\n") == NULL) {
+        hv_buf_puts(b, v);
+        return;
+    }
+    hv_buf_putc(b, '"');
+    for (; *v; v++) {
+        if (*v == '"')
+            hv_buf_putc(b, '"');
+        hv_buf_putc(b, *v);
+    }
+    hv_buf_putc(b, '"');
+}
+
+void hv_snapshot_wards_csv(const hv_snapshot_t *s, hv_buf_t *out)
+{
+    char ts[32];
+
+    /* The BOM makes spreadsheet programs read the Vietnamese names as UTF-8. */
+    hv_buf_puts(out, "\xEF\xBB\xBF");
+    hv_buf_puts(out, "rank,code,name,type,certified_adults,certified_total,target,"
+                     "target_estimated,percent,as_of\r\n");
+    hv_time_format_utc(s->as_of, ts);
+    for (size_t i = 0; i < s->wards->n_wards; i++) {
+        const hv_ward_stats_t *r = &s->stats[s->ranked[i]];
+        hv_buf_printf(out, "%d,%s,", r->rank, r->ward->code);
+        csv_field(out, r->ward->name);
+        hv_buf_putc(out, ',');
+        csv_field(out, r->ward->type);
+        hv_buf_printf(out, ",%lld,%lld,", (long long)r->adults, (long long)r->total);
+        if (r->target >= 0)
+            hv_buf_printf(out, "%lld", (long long)r->target);
+        hv_buf_printf(out, ",%s,", r->target_estimated ? "true" : "false");
+        if (r->percent >= 0)
+            put_percent(out, r->percent);
+        hv_buf_printf(out, ",%s\r\n", ts);
+    }
 }
 
 static void snapshot_free(hv_snapshot_t *s)
 {
+    for (size_t i = 0; s->wards && i < s->wards->n_wards; i++)
+        free(s->stats[i].series);
+    free(s->stats);
+    free(s->ranked);
+    free(s->city_series);
     hv_wardtab_free(s->wards);
     free(s->progress.body);
     free(s->wards_doc.body);
@@ -306,13 +498,30 @@ static hv_wardtab_t *load_wards(hv_snapstore_t *st)
     return t;
 }
 
-/* One refresh: returns 0 when PostgreSQL answered (whether or not anything changed). */
+/* Hash of the ward attributes that documents show, so an import is noticed. */
+static uint64_t wards_hash(const hv_wardtab_t *t)
+{
+    uint64_t h = FNV_OFFSET;
+    for (size_t i = 0; i < t->n_wards; i++) {
+        const hv_ward_t *w = &t->wards[i];
+        h = fnv1a(h, w->code, strlen(w->code) + 1);
+        h = fnv1a(h, w->name, strlen(w->name) + 1);
+        h = fnv1a(h, w->type, strlen(w->type) + 1);
+        h = fnv1a(h, &w->population, sizeof(w->population));
+        h = fnv1a(h, &w->target, sizeof(w->target));
+    }
+    return h;
+}
+
+/* One refresh: returns 0 when PostgreSQL answered (whether or not anything changed). One scan of
+ * the counters yields both the (ward, group) totals and the (ward, day) series. */
 static int refresh(hv_snapstore_t *st)
 {
     hv_wardtab_t *wards;
     PGresult *res;
-    hv_count_row_t *counts;
-    hv_snapshot_t *prev, *next;
+    hv_count_row_t *rows;
+    hv_snapshot_t *prev, *next = NULL;
+    uint64_t hash;
     int n;
 
     if (!st->conn || PQstatus(st->conn) != CONNECTION_OK) {
@@ -338,19 +547,26 @@ static int refresh(hv_snapstore_t *st)
     wards = load_wards(st);
     if (!wards)
         return -1;
-    res = query(st, "SELECT ward, grp, sum(adults)::bigint, sum(total)::bigint FROM counters "
-                    "GROUP BY ward, grp");
+    res = query(st, "SELECT ward, grp, (day - date '1970-01-01'), sum(adults)::bigint, "
+                    "sum(total)::bigint FROM counters "
+                    "GROUP BY GROUPING SETS ((ward, grp), (ward, day)) "
+                    "HAVING sum(adults) <> 0 OR sum(total) <> 0");
     if (!res) {
         hv_wardtab_free(wards);
         return -1;
     }
     n = PQntuples(res);
-    counts = hv_xcalloc(n ? (size_t)n : 1, sizeof(*counts));
+    rows = hv_xcalloc(n ? (size_t)n : 1, sizeof(*rows));
+    /* Order-independent hash of the rows: a sum of per-row hashes. */
+    hash = wards_hash(wards);
     for (int r = 0; r < n; r++) {
-        snprintf(counts[r].ward, sizeof(counts[r].ward), "%s", PQgetvalue(res, r, 0));
-        counts[r].grp = atoi(PQgetvalue(res, r, 1));
-        counts[r].adults = int_or(res, r, 2, 0);
-        counts[r].total = int_or(res, r, 3, 0);
+        hv_count_row_t *c = &rows[r];
+        snprintf(c->ward, sizeof(c->ward), "%s", PQgetvalue(res, r, 0));
+        c->grp = PQgetisnull(res, r, 1) ? 0 : atoi(PQgetvalue(res, r, 1));
+        c->day = PQgetisnull(res, r, 2) ? HV_NO_DAY : (int32_t)atol(PQgetvalue(res, r, 2));
+        c->adults = int_or(res, r, 3, 0);
+        c->total = int_or(res, r, 4, 0);
+        hash += fnv1a(FNV_OFFSET, c, sizeof(*c));
     }
     PQclear(res);
 
@@ -359,38 +575,25 @@ static int refresh(hv_snapstore_t *st)
     st->logged_down = false;
 
     prev = hv_snapshot_acquire(st);
-    next = hv_snapshot_build(wards, counts, (size_t)n, st->cfg->target,
-                             prev ? prev->as_of : (int64_t)time(NULL));
-    if (prev && strcmp(prev->wards_doc.body, next->wards_doc.body) == 0 &&
-        strcmp(prev->progress.body, next->progress.body) == 0) {
-        /* Nothing changed: keep the old snapshot (and its ETags). Rebuilding the ward table
-         * each time keeps imports visible without a restart. */
-        snapshot_free(next);
-        next = NULL;
-    } else if (prev) {
-        wards = hv_wardtab_new(); /* placeholder, replaced below */
+    if (prev && prev->data_hash == hash) {
+        /* Nothing changed: keep the old snapshot, its as_of and its ETags. */
         hv_wardtab_free(wards);
-        /* Rebuild with the new as_of; the ward table moves to the new snapshot. */
-        hv_wardtab_t *t = next->wards;
-        next->wards = NULL;
-        free(next->progress.body);
-        free(next->wards_doc.body);
-        free(next);
-        next = hv_snapshot_build(t, counts, (size_t)n, st->cfg->target, (int64_t)time(NULL));
+    } else {
+        next = hv_snapshot_build(wards, rows, (size_t)n, st->cfg->target, (int64_t)time(NULL),
+                                 hash);
     }
-    free(counts);
+    free(rows);
     hv_snapshot_release(prev);
 
     pthread_mutex_lock(&st->lock);
+    hv_snapshot_t *old = NULL;
     if (next) {
-        hv_snapshot_t *old = st->current;
+        old = st->current;
         st->current = next;
-        pthread_mutex_unlock(&st->lock);
-        hv_snapshot_release(old);
-        pthread_mutex_lock(&st->lock);
     }
     st->confirmed_at_ms = now_ms();
     pthread_mutex_unlock(&st->lock);
+    hv_snapshot_release(old);
     return 0;
 }
 

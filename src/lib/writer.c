@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "hocvu/log.h"
+#include "hocvu/metrics.h"
 
 #define HV_WRITER_RETRY_MS 500      /* reconnect interval */
 #define HV_WRITER_BATCH_TIMEOUT 15  /* seconds before an unanswered batch counts as lost */
@@ -60,6 +61,7 @@ struct hv_writer {
     bool prepare_failed;
     bool logged_down;
     hv_writer_stats_t stats;
+    hv_metrics_t *metrics; /* borrowed, may be NULL */
 };
 
 static void writer_connect(hv_writer_t *w);
@@ -123,13 +125,13 @@ static void writer_down(hv_writer_t *w, const char *why)
         PQfinish(w->conn);
         w->conn = NULL;
     }
-    w->state = W_DOWN;
+    __atomic_store_n(&w->state, W_DOWN, __ATOMIC_RELAXED);
     w->flight = NULL;
     w->flight_len = 0;
     w->queue_head = w->queue_tail = NULL;
     w->queue_len = 0;
     if (flight || queued)
-        w->stats.failures++;
+        __atomic_fetch_add(&w->stats.failures, 1, __ATOMIC_RELAXED);
     fail_list(flight, HV_OUT_UNAVAILABLE);
     fail_list(queued, HV_OUT_UNAVAILABLE);
     struct timeval tv = {0, HV_WRITER_RETRY_MS * 1000};
@@ -176,7 +178,7 @@ static void writer_connect(hv_writer_t *w)
         return;
     }
     PQsetnonblocking(w->conn, 1);
-    w->state = W_CONNECTING;
+    __atomic_store_n(&w->state, W_CONNECTING, __ATOMIC_RELAXED);
     watch_socket(w, EV_WRITE);
 }
 
@@ -237,7 +239,7 @@ static void send_batch(hv_writer_t *w)
         writer_down(w, pq_error_line(w->conn, err, sizeof(err)));
         return;
     }
-    w->state = W_BUSY;
+    __atomic_store_n(&w->state, W_BUSY, __ATOMIC_RELAXED);
     struct timeval tv = {HV_WRITER_BATCH_TIMEOUT, 0};
     event_add(w->timeout_ev, &tv);
     int f = PQflush(w->conn);
@@ -290,9 +292,12 @@ static void finish_batch(hv_writer_t *w, PGresult *res)
         if (n >= 1 && n <= len && o >= 0 && o <= 2)
             outcome[n - 1] = (hv_outcome_t)o;
     }
-    w->stats.batches++;
-    w->stats.events += (uint64_t)len;
-    w->stats.commit_us_total += (uint64_t)elapsed_us(&w->flight_start);
+    __atomic_fetch_add(&w->stats.batches, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&w->stats.events, (uint64_t)len, __ATOMIC_RELAXED);
+    int64_t us = elapsed_us(&w->flight_start);
+    __atomic_fetch_add(&w->stats.commit_us_total, (uint64_t)us, __ATOMIC_RELAXED);
+    if (w->metrics)
+        hv_metrics_commit(w->metrics, len, us);
     w->flight = NULL;
     w->flight_len = 0;
     for (k = 0; k < len; k++) {
@@ -311,7 +316,7 @@ static void batch_done(hv_writer_t *w)
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 
     w->result = NULL;
-    w->state = W_IDLE;
+    __atomic_store_n(&w->state, W_IDLE, __ATOMIC_RELAXED);
     event_del(w->timeout_ev);
     if (st == PGRES_TUPLES_OK) {
         finish_batch(w, res);
@@ -324,7 +329,7 @@ static void batch_done(hv_writer_t *w)
     bool retry = code && (strcmp(code, "40P01") == 0 || strcmp(code, "40001") == 0);
     if (retry && w->flight_retries < HV_WRITER_MAX_RETRIES) {
         w->flight_retries++;
-        w->stats.retries++;
+        __atomic_fetch_add(&w->stats.retries, 1, __ATOMIC_RELAXED);
         hv_log(HV_LOG_WARN, "batch retried", "writer=%s sqlstate=%s events=%d", w->name, code,
                w->flight_len);
         PQclear(res);
@@ -337,7 +342,7 @@ static void batch_done(hv_writer_t *w)
     hv_write_item_t *flight = w->flight;
     w->flight = NULL;
     w->flight_len = 0;
-    w->stats.failures++;
+    __atomic_fetch_add(&w->stats.failures, 1, __ATOMIC_RELAXED);
     fail_list(flight, HV_OUT_UNAVAILABLE);
     if (w->state == W_IDLE && PQstatus(w->conn) == CONNECTION_BAD) {
         writer_down(w, "connection lost");
@@ -364,7 +369,7 @@ static void handle_results(hv_writer_t *w)
                     writer_down(w, "could not prepare hv_ingest (has hocvuctl migrate run?)");
                     return;
                 }
-                w->state = W_IDLE;
+                __atomic_store_n(&w->state, W_IDLE, __ATOMIC_RELAXED);
                 if (w->logged_down)
                     hv_log(HV_LOG_INFO, "database available", "writer=%s", w->name);
                 w->logged_down = false;
@@ -419,7 +424,7 @@ static void writer_sock_cb(evutil_socket_t fd, short what, void *arg)
                 writer_down(w, pq_error_line(w->conn, err, sizeof(err)));
                 return;
             }
-            w->state = W_PREPARING;
+            __atomic_store_n(&w->state, W_PREPARING, __ATOMIC_RELAXED);
             watch_socket(w, EV_READ | EV_WRITE);
             return;
         default:
@@ -452,10 +457,11 @@ static void writer_sock_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 hv_writer_t *hv_writer_new(struct event_base *base, const char *conninfo, int batch_max,
-                           const char *name)
+                           const char *name, hv_metrics_t *metrics)
 {
     hv_writer_t *w = hv_xcalloc(1, sizeof(*w));
 
+    w->metrics = metrics;
     w->base = base;
     w->conninfo = hv_xstrdup(conninfo);
     w->name = hv_xstrdup(name);
@@ -515,6 +521,12 @@ bool hv_writer_available(const hv_writer_t *w)
     return w->state == W_IDLE || w->state == W_BUSY;
 }
 
+bool hv_writer_available_relaxed(const hv_writer_t *w)
+{
+    writer_state_t st = __atomic_load_n(&w->state, __ATOMIC_RELAXED);
+    return st == W_IDLE || st == W_BUSY;
+}
+
 bool hv_writer_idle(const hv_writer_t *w)
 {
     return !w->flight && !w->queue_head;
@@ -522,5 +534,10 @@ bool hv_writer_idle(const hv_writer_t *w)
 
 void hv_writer_get_stats(const hv_writer_t *w, hv_writer_stats_t *out)
 {
-    *out = w->stats;
+    /* May be called from another thread (metrics): relaxed atomic reads of each counter. */
+    out->batches = __atomic_load_n(&w->stats.batches, __ATOMIC_RELAXED);
+    out->events = __atomic_load_n(&w->stats.events, __ATOMIC_RELAXED);
+    out->retries = __atomic_load_n(&w->stats.retries, __ATOMIC_RELAXED);
+    out->failures = __atomic_load_n(&w->stats.failures, __ATOMIC_RELAXED);
+    out->commit_us_total = __atomic_load_n(&w->stats.commit_us_total, __ATOMIC_RELAXED);
 }
