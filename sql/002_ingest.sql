@@ -35,10 +35,13 @@ LANGUAGE plpgsql
 AS $$
 #variable_conflict use_column
 DECLARE
-    v_fresh     int[];  -- ordinals whose id was not in the ledger
-    v_issued    int[];  -- ordinals whose certificate row was inserted
-    v_revoked   int[];  -- ordinals whose tombstone was inserted
-    v_conflict  int[];  -- ordinals refused with certificate_conflict
+    -- Per-ordinal flags (index = position in the input arrays). Flags rather than lists of
+    -- ordinals keep every test O(1), so a batch costs O(n log n), not O(n^2).
+    v_n         int := cardinality(p_id);
+    v_fresh     boolean[];  -- id was not in the ledger
+    v_issued    boolean[];  -- certificate row inserted
+    v_revoked   boolean[];  -- tombstone inserted
+    v_conflict  boolean[];  -- refused with certificate_conflict
     v_touched   bytea[];
 BEGIN
     -- Stage 1: certificate buckets.
@@ -50,7 +53,7 @@ BEGIN
 
     -- Stage 2: the ledger. The first occurrence of an id in the batch is the candidate.
     WITH ev AS (
-        SELECT u.id, u.kind, u.cert, u.n
+        SELECT u.id, u.kind, u.cert, u.n::int AS n
         FROM unnest(p_id, p_kind, p_cert) WITH ORDINALITY AS u(id, kind, cert, n)),
     firsts AS (
         SELECT DISTINCT ON (id) id, kind, cert, n FROM ev ORDER BY id, n),
@@ -59,35 +62,40 @@ BEGIN
         SELECT id, kind, cert FROM firsts ORDER BY id
         ON CONFLICT (id) DO NOTHING
         RETURNING id)
-    SELECT coalesce(array_agg(f.n::int), '{}') INTO v_fresh
-    FROM firsts f JOIN ins ON ins.id = f.id;
+    SELECT array_agg(ins.id IS NOT NULL ORDER BY e.n) INTO v_fresh
+    FROM ev e
+    LEFT JOIN firsts f ON f.n = e.n
+    LEFT JOIN ins ON ins.id = f.id;
 
     -- Stage 3a: revocation tombstones (first revocation of a certificate id stands).
     WITH ev AS (
-        SELECT u.*
+        SELECT u.kind, u.cert, u.person, u.ts, u.id, u.n::int AS n
         FROM unnest(p_kind, p_cert, p_person, p_ts, p_id)
              WITH ORDINALITY AS u(kind, cert, person, ts, id, n)),
     cand AS (
         SELECT DISTINCT ON (cert) * FROM ev
-        WHERE kind = 2 AND n::int = ANY (v_fresh) ORDER BY cert, n),
+        WHERE kind = 2 AND v_fresh[n] ORDER BY cert, n),
     ins AS (
         INSERT INTO revocations (cert_id, person, revoked_at, event_id)
         SELECT cert, decode(person, 'hex'), to_timestamp(ts), id FROM cand ORDER BY cert
         ON CONFLICT (cert_id) DO NOTHING
         RETURNING cert_id)
-    SELECT coalesce(array_agg(c.n::int), '{}') INTO v_revoked
-    FROM cand c JOIN ins ON ins.cert_id = c.cert;
+    SELECT array_agg(ins.cert_id IS NOT NULL ORDER BY g.n) INTO v_revoked
+    FROM generate_series(1, v_n) AS g(n)
+    LEFT JOIN cand c ON c.n = g.n
+    LEFT JOIN ins ON ins.cert_id = c.cert;
 
     -- Stage 3b: certificates (first issue of a certificate id stands).
     WITH ev AS (
-        SELECT u.*
+        SELECT u.kind, u.cert, u.person, u.ward, u.grp, u.ts, u.day, u.adult, u.course, u.score,
+               u.id, u.n::int AS n
         FROM unnest(p_kind, p_cert, p_person, p_ward, p_grp, p_ts, p_day, p_adult, p_course,
                     p_score, p_id)
              WITH ORDINALITY AS u(kind, cert, person, ward, grp, ts, day, adult, course, score,
                                   id, n)),
     cand AS (
         SELECT DISTINCT ON (cert) * FROM ev
-        WHERE kind = 1 AND n::int = ANY (v_fresh) ORDER BY cert, n),
+        WHERE kind = 1 AND v_fresh[n] ORDER BY cert, n),
     ins AS (
         INSERT INTO certificates (cert_id, person, ward, grp, issued_at, day, adult, course_id,
                                   score, event_id)
@@ -96,21 +104,23 @@ BEGIN
         FROM cand ORDER BY cert
         ON CONFLICT (cert_id) DO NOTHING
         RETURNING cert_id)
-    SELECT coalesce(array_agg(c.n::int), '{}') INTO v_issued
-    FROM cand c JOIN ins ON ins.cert_id = c.cert;
+    SELECT array_agg(ins.cert_id IS NOT NULL ORDER BY g.n) INTO v_issued
+    FROM generate_series(1, v_n) AS g(n)
+    LEFT JOIN cand c ON c.n = g.n
+    LEFT JOIN ins ON ins.cert_id = c.cert;
 
     -- Fresh issues that did not insert: same person = duplicate, another person = conflict.
-    SELECT coalesce(array_agg(u.n::int), '{}') INTO v_conflict
+    SELECT array_agg(c.person IS NOT NULL AND c.person <> decode(u.person, 'hex')
+                     AND u.kind = 1 AND v_fresh[u.n] AND NOT v_issued[u.n]
+                     ORDER BY u.n) INTO v_conflict
     FROM unnest(p_kind, p_cert, p_person) WITH ORDINALITY AS u(kind, cert, person, n)
-    JOIN certificates c ON c.cert_id = u.cert
-    WHERE u.kind = 1 AND u.n::int = ANY (v_fresh) AND NOT (u.n::int = ANY (v_issued))
-      AND c.person <> decode(u.person, 'hex');
+    LEFT JOIN certificates c ON c.cert_id = u.cert AND u.kind = 1;
 
-    IF cardinality(v_conflict) > 0 THEN
+    IF true = ANY (v_conflict) THEN
         -- A refused event is not accepted: forget its id so a corrected retry is judged anew.
         DELETE FROM event_ledger l
         USING unnest(p_id) WITH ORDINALITY AS u(id, n)
-        WHERE u.n::int = ANY (v_conflict) AND l.id = u.id;
+        WHERE v_conflict[u.n] AND l.id = u.id;
     END IF;
 
     -- Stage 4: lock the persons whose attribution may change, then recompute it.
@@ -118,12 +128,12 @@ BEGIN
     FROM (
         SELECT decode(u.person, 'hex') AS person
         FROM unnest(p_person) WITH ORDINALITY AS u(person, n)
-        WHERE u.n::int = ANY (v_issued)
+        WHERE v_issued[u.n]
         UNION ALL
         SELECT c.person
         FROM unnest(p_cert) WITH ORDINALITY AS u(cert, n)
         JOIN certificates c ON c.cert_id = u.cert
-        WHERE u.n::int = ANY (v_revoked)) t;
+        WHERE v_revoked[u.n]) t;
 
     IF cardinality(v_touched) > 0 THEN
         INSERT INTO persons (person)
@@ -171,11 +181,11 @@ BEGIN
     END IF;
 
     RETURN QUERY
-    SELECT u.n::int,
-           (CASE WHEN u.n::int = ANY (v_conflict) THEN 2
-                 WHEN u.n::int = ANY (v_issued) OR u.n::int = ANY (v_revoked) THEN 0
+    SELECT g.n,
+           (CASE WHEN v_conflict[g.n] THEN 2
+                 WHEN v_issued[g.n] OR v_revoked[g.n] THEN 0
                  ELSE 1 END)::smallint
-    FROM unnest(p_id) WITH ORDINALITY AS u(id, n);
+    FROM generate_series(1, v_n) AS g(n);
 END
 $$;
 

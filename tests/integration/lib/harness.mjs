@@ -74,9 +74,13 @@ export function tempDir(prefix = 'hocvu-test-') {
     return dir;
 }
 
+// Registers a spawned server for cleanup. It must not keep the test process alive: the exit
+// handler kills it when the tests are done.
 function track(child, signalOnExit) {
     child.hocvuSignalOnExit = signalOnExit;
     children.add(child);
+    child.unref();
+    for (const s of [child.stdout, child.stderr]) s?.unref?.();
     child.hocvuExited = new Promise((resolve) => {
         child.once('exit', (code, signal) => {
             children.delete(child);
