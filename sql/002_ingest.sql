@@ -42,7 +42,12 @@ DECLARE
     v_issued    boolean[];  -- certificate row inserted
     v_revoked   boolean[];  -- tombstone inserted
     v_conflict  boolean[];  -- refused with certificate_conflict
-    v_touched   bytea[];
+    v_touched   bytea[];    -- persons already known whose attribution may change
+    v_new       bytea[];    -- persons first seen in this batch
+    v_new_ward  text[];     -- ... the attribution of those holding an active certificate
+    v_new_grp   smallint[];
+    v_new_day   date[];
+    v_new_adult boolean[];
 BEGIN
     -- Stage 1: certificate buckets.
     PERFORM CASE WHEN b.excl THEN pg_advisory_xact_lock(1752590337, b.bucket)
@@ -123,7 +128,38 @@ BEGIN
         WHERE v_conflict[u.n] AND l.id = u.id;
     END IF;
 
-    -- Stage 4: lock the persons whose attribution may change, then recompute it.
+    -- Stage 4a: persons seen for the first time. They hold no certificate but this batch's, so
+    -- their attribution is their earliest active certificate of the batch, written directly.
+    -- A person inserted concurrently by another writer conflicts here and takes stage 4b.
+    WITH mine AS (
+        SELECT decode(u.person, 'hex') AS person, u.cert, u.ward, u.grp, u.ts,
+               date '1970-01-01' + u.day AS day, u.adult
+        FROM unnest(p_person, p_cert, p_ward, p_grp, p_ts, p_day, p_adult)
+             WITH ORDINALITY AS u(person, cert, ward, grp, ts, day, adult, n)
+        WHERE v_issued[u.n]),
+    active AS (
+        SELECT DISTINCT ON (m.person) m.*
+        FROM mine m
+        WHERE NOT EXISTS (SELECT 1 FROM revocations r WHERE r.cert_id = m.cert)
+        ORDER BY m.person, m.ts, m.cert COLLATE "C"),
+    ins AS (
+        INSERT INTO persons (person, cert_id, ward, grp, day, adult)
+        SELECT p.person, a.cert, a.ward, a.grp, a.day, a.adult
+        FROM (SELECT DISTINCT person FROM mine) p
+        LEFT JOIN active a ON a.person = p.person
+        ORDER BY p.person
+        ON CONFLICT (person) DO NOTHING
+        RETURNING person, ward, grp, day, adult)
+    SELECT coalesce(array_agg(person), '{}'),
+           array_agg(ward) FILTER (WHERE ward IS NOT NULL),
+           array_agg(grp) FILTER (WHERE ward IS NOT NULL),
+           array_agg(day) FILTER (WHERE ward IS NOT NULL),
+           array_agg(adult) FILTER (WHERE ward IS NOT NULL)
+    INTO v_new, v_new_ward, v_new_grp, v_new_day, v_new_adult
+    FROM ins;
+
+    -- Stage 4b: everyone else whose attribution may change: lock them, then recompute from a
+    -- fresh snapshot (the statement after the lock sees every commit before it).
     SELECT coalesce(array_agg(DISTINCT t.person ORDER BY t.person), '{}') INTO v_touched
     FROM (
         SELECT decode(u.person, 'hex') AS person
@@ -133,52 +169,60 @@ BEGIN
         SELECT c.person
         FROM unnest(p_cert) WITH ORDINALITY AS u(cert, n)
         JOIN certificates c ON c.cert_id = u.cert
-        WHERE v_revoked[u.n]) t;
+        WHERE v_revoked[u.n]) t
+    LEFT JOIN unnest(v_new) AS nw(person) ON nw.person = t.person
+    WHERE nw.person IS NULL;
 
     IF cardinality(v_touched) > 0 THEN
         INSERT INTO persons (person)
         SELECT p FROM unnest(v_touched) AS p ORDER BY p
         ON CONFLICT (person) DO UPDATE SET cert_id = persons.cert_id WHERE false;
-
-        WITH old AS (
-            SELECT p.person, p.cert_id, p.ward, p.grp, p.day, p.adult
-            FROM persons p
-            WHERE p.person = ANY (v_touched) AND p.cert_id IS NOT NULL),
-        new AS (
-            SELECT DISTINCT ON (c.person) c.person, c.cert_id, c.ward, c.grp, c.day, c.adult
-            FROM certificates c
-            WHERE c.person = ANY (v_touched)
-              AND NOT EXISTS (SELECT 1 FROM revocations r WHERE r.cert_id = c.cert_id)
-            ORDER BY c.person, c.issued_at, c.cert_id),
-        changed AS (
-            SELECT t.person, o.cert_id AS old_cert, n.cert_id AS new_cert
-            FROM unnest(v_touched) AS t(person)
-            LEFT JOIN old o ON o.person = t.person
-            LEFT JOIN new n ON n.person = t.person
-            WHERE o.cert_id IS DISTINCT FROM n.cert_id),
-        delta AS (
-            SELECT o.ward, o.grp, o.day, -count(*) FILTER (WHERE o.adult) AS da, -count(*) AS dt
-            FROM old o JOIN changed ch ON ch.person = o.person
-            GROUP BY 1, 2, 3
-            UNION ALL
-            SELECT n.ward, n.grp, n.day, count(*) FILTER (WHERE n.adult), count(*)
-            FROM new n JOIN changed ch ON ch.person = n.person
-            GROUP BY 1, 2, 3),
-        agg AS (
-            SELECT ward, grp, day, sum(da)::bigint AS da, sum(dt)::bigint AS dt
-            FROM delta GROUP BY 1, 2, 3
-            HAVING sum(da) <> 0 OR sum(dt) <> 0),
-        upd_counters AS (
-            INSERT INTO counters AS k (ward, grp, day, shard, adults, total)
-            SELECT ward, grp, day, p_shard, da, dt FROM agg ORDER BY ward, grp, day
-            ON CONFLICT (ward, grp, day, shard) DO UPDATE
-                SET adults = k.adults + EXCLUDED.adults, total = k.total + EXCLUDED.total
-            RETURNING 1)
-        UPDATE persons p
-        SET cert_id = n.cert_id, ward = n.ward, grp = n.grp, day = n.day, adult = n.adult
-        FROM changed ch LEFT JOIN new n ON n.person = ch.person
-        WHERE p.person = ch.person;
     END IF;
+
+    -- Counters: the new persons' attribution plus the changes of the others, in one upsert
+    -- in sorted key order.
+    WITH old AS (
+        SELECT p.person, p.cert_id, p.ward, p.grp, p.day, p.adult
+        FROM persons p
+        WHERE p.person = ANY (v_touched) AND p.cert_id IS NOT NULL),
+    new AS (
+        SELECT DISTINCT ON (c.person) c.person, c.cert_id, c.ward, c.grp, c.day, c.adult
+        FROM certificates c
+        WHERE c.person = ANY (v_touched)
+          AND NOT EXISTS (SELECT 1 FROM revocations r WHERE r.cert_id = c.cert_id)
+        ORDER BY c.person, c.issued_at, c.cert_id),
+    changed AS (
+        SELECT t.person, o.cert_id AS old_cert, n.cert_id AS new_cert
+        FROM unnest(v_touched) AS t(person)
+        LEFT JOIN old o ON o.person = t.person
+        LEFT JOIN new n ON n.person = t.person
+        WHERE o.cert_id IS DISTINCT FROM n.cert_id),
+    delta AS (
+        SELECT o.ward, o.grp, o.day, -count(*) FILTER (WHERE o.adult) AS da, -count(*) AS dt
+        FROM old o JOIN changed ch ON ch.person = o.person
+        GROUP BY 1, 2, 3
+        UNION ALL
+        SELECT n.ward, n.grp, n.day, count(*) FILTER (WHERE n.adult), count(*)
+        FROM new n JOIN changed ch ON ch.person = n.person
+        GROUP BY 1, 2, 3
+        UNION ALL
+        SELECT u.ward, u.grp, u.day, count(*) FILTER (WHERE u.adult), count(*)
+        FROM unnest(v_new_ward, v_new_grp, v_new_day, v_new_adult) AS u(ward, grp, day, adult)
+        GROUP BY 1, 2, 3),
+    agg AS (
+        SELECT ward, grp, day, sum(da)::bigint AS da, sum(dt)::bigint AS dt
+        FROM delta GROUP BY 1, 2, 3
+        HAVING sum(da) <> 0 OR sum(dt) <> 0),
+    upd_counters AS (
+        INSERT INTO counters AS k (ward, grp, day, shard, adults, total)
+        SELECT ward, grp, day, p_shard, da, dt FROM agg ORDER BY ward, grp, day
+        ON CONFLICT (ward, grp, day, shard) DO UPDATE
+            SET adults = k.adults + EXCLUDED.adults, total = k.total + EXCLUDED.total
+        RETURNING 1)
+    UPDATE persons p
+    SET cert_id = n.cert_id, ward = n.ward, grp = n.grp, day = n.day, adult = n.adult
+    FROM changed ch LEFT JOIN new n ON n.person = ch.person
+    WHERE p.person = ch.person;
 
     RETURN QUERY
     SELECT g.n,
