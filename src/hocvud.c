@@ -23,7 +23,7 @@ int main(int argc, char **argv)
         break;
     }
     hv_log_set_level((hv_log_level_t)cfg.log_level);
-    rc = hv_server_run(&cfg);
+    rc = hv_server_run(&cfg, argc, argv);
     hv_config_free(&cfg);
     return rc;
 }

@@ -19,6 +19,7 @@ typedef enum hv_outcome {
     HV_OUT_DUPLICATE = 1,
     HV_OUT_CONFLICT = 2,
     HV_OUT_UNAVAILABLE = 3, /* nothing was stored: PostgreSQL unreachable or failing */
+    HV_OUT_NOT_FOUND = 4,   /* lookup only: the id is not in the ledger */
 } hv_outcome_t;
 
 typedef struct hv_write_item hv_write_item_t;
@@ -39,6 +40,7 @@ struct hv_write_item {
     bool adult;
     char course_id[HV_COURSE_ID_MAX + 1]; /* "" if absent */
     double score;      /* < 0 if absent */
+    bool lookup_only;  /* only ask whether `id` was accepted: DUPLICATE or NOT_FOUND */
     hv_write_cb cb;
     void *arg;
     hv_write_item_t *next; /* writer-owned link while queued or in flight */

@@ -39,6 +39,11 @@ enum {
     O_BATCH_MAX,
     O_SNAPSHOT_INTERVAL_MS,
     O_LOG_LEVEL,
+    O_TLS_CERT,
+    O_TLS_KEY,
+    O_RATE_LIMIT,
+    O_RATE_BURST,
+    O_CONFIG_FILE,
     O_COUNT
 };
 
@@ -69,6 +74,16 @@ static const opt_def_t opts[O_COUNT] = {
                                 "500", 50, 1900, "read snapshot refresh interval"},
     [O_LOG_LEVEL] = {"HOCVU_LOG_LEVEL", "--log-level", OPT_STRING, "info", 0, 0,
                      "debug, info, warn or error"},
+    [O_TLS_CERT] = {"HOCVU_TLS_CERT", "--tls-cert", OPT_STRING, "", 0, 0,
+                    "PEM certificate chain file: serve HTTPS instead of HTTP"},
+    [O_TLS_KEY] = {"HOCVU_TLS_KEY", "--tls-key", OPT_STRING, "", 0, 0,
+                   "PEM private key file for HOCVU_TLS_CERT"},
+    [O_RATE_LIMIT] = {"HOCVU_RATE_LIMIT", "--rate-limit", OPT_INT, "0", 0, 10000000,
+                      "ingest requests per second per client address; 0 = no limit"},
+    [O_RATE_BURST] = {"HOCVU_RATE_BURST", "--rate-burst", OPT_INT, "0", 0, 10000000,
+                      "requests a client may send at once above the rate; 0 = one second's worth"},
+    [O_CONFIG_FILE] = {"HOCVU_CONFIG_FILE", "--config", OPT_STRING, "", 0, 0,
+                       "file of VAR=value lines applied over the environment; re-read on SIGHUP"},
 };
 
 static void print_help(void)
@@ -220,8 +235,92 @@ static int split_tokens(const char *s, char **out, int max)
     return n;
 }
 
+static hv_config_status_t hv_config_load_with(hv_config_t *cfg, int argc, char **argv,
+                                              char **owned, char *err, size_t errlen);
+
+/* Reads a file of VAR=value lines (blank lines and '#' comments ignored, optional matching
+ * quotes around the value) and applies every known variable to val[], storing the copies it
+ * makes in owned[] (freed by the caller). Returns 0, or -1 with a line-numbered message. */
+static int read_config_file(const char *path, const char **val, char **owned, char *err,
+                            size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    char line[4096];
+    int lineno = 0, rc = -1;
+
+    if (!f) {
+        snprintf(err, errlen, "HOCVU_CONFIG_FILE: could not open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    while (fgets(line, sizeof(line), f)) {
+        char *p = line, *eq, *v;
+        size_t n;
+        int i;
+
+        lineno++;
+        n = strlen(p);
+        if (n && p[n - 1] != '\n' && !feof(f)) {
+            snprintf(err, errlen, "%s:%d: line too long", path, lineno);
+            goto failed;
+        }
+        while (n && (p[n - 1] == '\n' || p[n - 1] == '\r' || p[n - 1] == ' '))
+            p[--n] = '\0';
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '\0' || *p == '#')
+            continue;
+        if (strncmp(p, "export ", 7) == 0)
+            p += 7;
+        eq = strchr(p, '=');
+        if (!eq) {
+            snprintf(err, errlen, "%s:%d: expected VAR=value", path, lineno);
+            goto failed;
+        }
+        *eq = '\0';
+        v = eq + 1;
+        n = strlen(v);
+        if (n >= 2 && (v[0] == '"' || v[0] == '\'') && v[n - 1] == v[0]) {
+            v[n - 1] = '\0';
+            v++;
+        }
+        for (i = 0; i < O_COUNT; i++)
+            if (strcmp(p, opts[i].env) == 0)
+                break;
+        if (i == O_COUNT) {
+            snprintf(err, errlen, "%s:%d: unknown setting %.64s", path, lineno, p);
+            goto failed;
+        }
+        if (i == O_CONFIG_FILE)
+            continue;
+        free(owned[i]);
+        owned[i] = hv_xstrdup(v);
+        val[i] = owned[i];
+    }
+    rc = 0;
+failed:
+    fclose(f);
+    return rc;
+}
+
 hv_config_status_t hv_config_load(hv_config_t *cfg, int argc, char **argv, char *err,
                                   size_t errlen)
+{
+    hv_config_status_t st;
+    char *owned[O_COUNT] = {0};
+
+    st = hv_config_load_with(cfg, argc, argv, owned, err, errlen);
+    for (int i = 0; i < O_COUNT; i++) {
+        if (owned[i])
+            explicit_bzero(owned[i], strlen(owned[i]));
+        free(owned[i]);
+    }
+    return st;
+}
+
+/* The body of hv_config_load: defaults, then the environment, then the config file, then the
+ * flags. Strings read from the file live in owned[] until the caller frees them. */
+static hv_config_status_t hv_config_load_with(hv_config_t *cfg, int argc, char **argv,
+                                              char **owned, char *err, size_t errlen)
 {
     const char *val[O_COUNT];
     long long v;
@@ -232,9 +331,6 @@ hv_config_status_t hv_config_load(hv_config_t *cfg, int argc, char **argv, char 
         val[i] = e ? e : opts[i].def;
     }
     for (int a = 1; a < argc; a++) {
-        const char *inline_val;
-        int i;
-
         if (strcmp(argv[a], "--help") == 0 || strcmp(argv[a], "-h") == 0) {
             print_help();
             return HV_CONFIG_EXIT_OK;
@@ -243,15 +339,33 @@ hv_config_status_t hv_config_load(hv_config_t *cfg, int argc, char **argv, char 
             printf("hocvud %s\n", HOCVU_VERSION);
             return HV_CONFIG_EXIT_OK;
         }
+    }
+    /* The config file sits between the environment and the flags: find it first. */
+    const char *file = val[O_CONFIG_FILE];
+    for (int a = 1; a < argc; a++) {
+        if (strncmp(argv[a], "--config=", 9) == 0)
+            file = argv[a] + 9;
+        else if (strcmp(argv[a], "--config") == 0 && a + 1 < argc)
+            file = argv[a + 1];
+    }
+    if (file && file[0]) {
+        cfg->config_file = hv_xstrdup(file);
+        if (read_config_file(file, val, owned, err, errlen) < 0)
+            goto failed;
+    }
+    for (int a = 1; a < argc; a++) {
+        const char *inline_val;
+        int i;
+
         i = find_flag(argv[a], &inline_val);
         if (i < 0) {
             snprintf(err, errlen, "unknown argument '%.64s' (see --help)", argv[a]);
-            return HV_CONFIG_ERROR;
+            goto failed;
         }
         if (!inline_val) {
             if (a + 1 >= argc) {
                 snprintf(err, errlen, "%s needs a value", opts[i].flag);
-                return HV_CONFIG_ERROR;
+                goto failed;
             }
             inline_val = argv[++a];
         }
@@ -260,7 +374,7 @@ hv_config_status_t hv_config_load(hv_config_t *cfg, int argc, char **argv, char 
     for (int i = 0; i < O_COUNT; i++) {
         if (!val[i] || (opts[i].def == NULL && val[i][0] == '\0')) {
             snprintf(err, errlen, "%s is required (or %s)", opts[i].env, opts[i].flag);
-            return HV_CONFIG_ERROR;
+            goto failed;
         }
     }
 
@@ -321,6 +435,8 @@ hv_config_status_t hv_config_load(hv_config_t *cfg, int argc, char **argv, char 
         {O_THREADS, offsetof(hv_config_t, threads)},
         {O_BATCH_MAX, offsetof(hv_config_t, batch_max)},
         {O_SNAPSHOT_INTERVAL_MS, offsetof(hv_config_t, snapshot_interval_ms)},
+        {O_RATE_LIMIT, offsetof(hv_config_t, rate_limit)},
+        {O_RATE_BURST, offsetof(hv_config_t, rate_burst)},
     };
     for (size_t k = 0; k < HV_ARRAY_LEN(small_ints); k++) {
         const opt_def_t *o = &opts[small_ints[k].opt];
@@ -334,6 +450,16 @@ hv_config_status_t hv_config_load(hv_config_t *cfg, int argc, char **argv, char 
     if (cfg->threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         cfg->threads = n < 1 ? 1 : n > 16 ? 16 : (int)n;
+    }
+    if (cfg->rate_burst == 0)
+        cfg->rate_burst = cfg->rate_limit;
+    if ((val[O_TLS_CERT][0] != '\0') != (val[O_TLS_KEY][0] != '\0')) {
+        snprintf(err, errlen, "HOCVU_TLS_CERT and HOCVU_TLS_KEY must be set together");
+        goto failed;
+    }
+    if (val[O_TLS_CERT][0]) {
+        cfg->tls_cert = hv_xstrdup(val[O_TLS_CERT]);
+        cfg->tls_key = hv_xstrdup(val[O_TLS_KEY]);
     }
     cfg->log_level = hv_log_level_parse(val[O_LOG_LEVEL]);
     if (cfg->log_level < 0) {
@@ -349,6 +475,9 @@ failed:
 
 void hv_config_free(hv_config_t *cfg)
 {
+    free(cfg->config_file);
+    free(cfg->tls_cert);
+    free(cfg->tls_key);
     free(cfg->database_url);
     free(cfg->read_database_url);
     free(cfg->redis_url);

@@ -16,7 +16,8 @@ static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 void hv_log_set_level(hv_log_level_t level)
 {
-    min_level = level;
+    /* Atomic: SIGHUP may change the level while workers log. */
+    __atomic_store_n(&min_level, level, __ATOMIC_RELAXED);
 }
 
 int hv_log_level_parse(const char *s)
@@ -29,7 +30,7 @@ int hv_log_level_parse(const char *s)
 
 int hv_log_enabled(hv_log_level_t level)
 {
-    return level >= min_level;
+    return level >= __atomic_load_n(&min_level, __ATOMIC_RELAXED);
 }
 
 void hv_log(hv_log_level_t level, const char *msg, const char *fields_fmt, ...)
@@ -40,7 +41,7 @@ void hv_log(hv_log_level_t level, const char *msg, const char *fields_fmt, ...)
     size_t n;
     int r;
 
-    if (level < min_level)
+    if (!hv_log_enabled(level))
         return;
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);

@@ -8,6 +8,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -15,6 +17,8 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,6 +35,7 @@
 #include "hocvu/log.h"
 #include "hocvu/metrics.h"
 #include "hocvu/query.h"
+#include "hocvu/ratelimit.h"
 #include "hocvu/signature.h"
 #include "hocvu/snapshot.h"
 #include "hocvu/version.h"
@@ -59,8 +64,14 @@ typedef struct hv_worker {
     struct evhttp_bound_socket *listener;
     hv_writer_t *writer;
     hv_dedup_t *dedup;
-    hv_sig_verifier_t *sig;
+    hv_sig_verifier_t *sig;   /* rebuilt when a reload changes the secrets */
     hv_pseudonymizer_t *pseud;
+    /* This worker's copy of the reloadable settings (see worker_sync_live). */
+    uint64_t live_gen;
+    int64_t tolerance;
+    int rate_limit, rate_burst;
+    int n_tokens;
+    char *tokens[HV_MAX_READ_TOKENS]; /* owned copies */
     struct event *stop_ev;    /* activated from the main thread */
     struct event *deadline_ev;/* drain deadline */
     uint64_t req_seq;
@@ -74,7 +85,14 @@ typedef struct hv_worker {
 } hv_worker_t;
 
 struct hv_server {
-    const hv_config_t *cfg; /* borrowed */
+    const hv_config_t *cfg; /* borrowed: the configuration at start */
+    int argc;               /* for re-reading the configuration on SIGHUP */
+    char **argv;
+    pthread_mutex_t live_lock;
+    hv_config_t *live;      /* owned; the last reloaded configuration, NULL = cfg */
+    uint64_t live_gen;      /* atomic; bumped by each successful reload */
+    hv_ratelimit_t *rl;
+    SSL_CTX *ssl;           /* NULL = plain HTTP */
     hv_snapstore_t *snap;
     hv_worker_t *workers;
     int n_workers;
@@ -86,6 +104,8 @@ struct hv_server {
 typedef struct pending {
     hv_worker_t *w;
     hv_route_t route;
+    bool limited; /* over the client's rate: only a redelivery may pass */
+    int retry_after;
     struct evhttp_request *req; /* libevent frees it after the reply */
     char reqid[40];
     struct timespec start;
@@ -264,6 +284,16 @@ static void pending_reply(pending_t *p, hv_outcome_t outcome)
         reply_problem_raw(p->req, p->reqid, w->draining, 503, code, NULL,
                           "the database is unavailable; nothing was stored, retry later", NULL);
         break;
+    case HV_OUT_NOT_FOUND: {
+        char retry[16];
+        status = 429;
+        code = "rate_limited";
+        snprintf(retry, sizeof(retry), "%d", p->retry_after);
+        evhttp_add_header(evhttp_request_get_output_headers(p->req), "Retry-After", retry);
+        reply_problem_raw(p->req, p->reqid, w->draining, 429, code, NULL,
+                          "too many requests from this client; retry later", NULL);
+        break;
+    }
     }
     if (outcome == HV_OUT_ACCEPTED || outcome == HV_OUT_DUPLICATE)
         hv_metrics_event(&w->metrics, outcome == HV_OUT_ACCEPTED ? "accepted" : "duplicate");
@@ -296,6 +326,9 @@ static void on_dedup(void *arg, bool seen)
         pending_reply(p, HV_OUT_UNAVAILABLE);
         return;
     }
+    /* Over the rate, the event is only looked up: an already-accepted redelivery is still
+     * answered "duplicate", anything new gets 429. */
+    p->item.lookup_only = p->limited;
     hv_writer_submit(p->w->writer, &p->item);
 }
 
@@ -393,7 +426,7 @@ static bool verify_signature(reqctx_t *rc, const char *body, size_t len, int64_t
 
     switch (hv_sig_verify(rc->w->sig, msg_id, evhttp_find_header(in, "webhook-timestamp"),
                           evhttp_find_header(in, "webhook-signature"), body, len, now,
-                          rc->w->srv->cfg->timestamp_tolerance)) {
+                          rc->w->tolerance)) {
     case HV_SIG_OK:
         return true;
     case HV_SIG_MISSING:
@@ -412,6 +445,23 @@ static bool verify_signature(reqctx_t *rc, const char *body, size_t len, int64_t
         return false;
     }
     return false;
+}
+
+/* Takes a token from the client's bucket. Returns true when the request is within the rate;
+ * otherwise false with *retry_after set (the caller still lets redeliveries through). */
+static bool within_rate(reqctx_t *rc, int *retry_after)
+{
+    hv_worker_t *w = rc->w;
+    char *addr = NULL;
+    ev_uint16_t port;
+    struct timespec now;
+
+    if (w->rate_limit <= 0)
+        return true;
+    evhttp_connection_get_peer(evhttp_request_get_connection(rc->req), &addr, &port);
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return hv_ratelimit_take(w->srv->rl, addr ? addr : "?", w->rate_limit, w->rate_burst,
+                             (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000, retry_after);
 }
 
 /* Common gate of both ingest endpoints: method, size, media type, signature. Returns the body
@@ -474,6 +524,7 @@ static void handle_event(reqctx_t *rc)
         return;
     }
     p = hv_xcalloc(1, sizeof(*p));
+    p->limited = !within_rate(rc, &p->retry_after);
     if (!prepare_event(w, snap, body, len, now, msg_id, false, NULL, &p->item, &why)) {
         hv_snapshot_release(snap);
         free(p);
@@ -516,6 +567,8 @@ typedef struct batch_req {
     int n_items, n_pending;
     int accepted, duplicates, rejected;
     bool unavailable;
+    bool limited, not_found; /* over the rate: only a full redelivery passes */
+    int retry_after;
     batch_error_t *errors; /* owned */
     int n_errors, cap_errors;
 } batch_req_t;
@@ -557,7 +610,14 @@ static void batch_reply(batch_req_t *b)
     hv_buf_t out;
     int status = 200;
 
-    if (b->unavailable) {
+    if (b->limited && b->not_found) {
+        char retry[16];
+        status = 429;
+        snprintf(retry, sizeof(retry), "%d", b->retry_after);
+        evhttp_add_header(evhttp_request_get_output_headers(b->req), "Retry-After", retry);
+        reply_problem_raw(b->req, b->reqid, w->draining, 429, "rate_limited", NULL,
+                          "too many requests from this client; retry later", NULL);
+    } else if (b->unavailable) {
         status = 503;
         evhttp_add_header(evhttp_request_get_output_headers(b->req), "Retry-After",
                           HV_RETRY_AFTER);
@@ -587,7 +647,8 @@ static void batch_reply(batch_req_t *b)
         hv_buf_free(&out);
     }
     access_log(w, HV_ROUTE_BATCH, b->reqid, "POST", "/v1/events/batch", status,
-               b->unavailable ? "unavailable" : NULL, since_us(&b->start));
+               status == 429 ? "rate_limited" : status == 503 ? "unavailable" : NULL,
+               since_us(&b->start));
     batch_free(b);
     w->inflight--;
     check_drained(w);
@@ -613,6 +674,9 @@ static void on_batch_written(hv_write_item_t *item, hv_outcome_t outcome)
         break;
     case HV_OUT_UNAVAILABLE:
         b->unavailable = true;
+        break;
+    case HV_OUT_NOT_FOUND:
+        b->not_found = true;
         break;
     }
     if (--b->n_pending == 0)
@@ -653,6 +717,7 @@ static void handle_batch(reqctx_t *rc)
     b->req = rc->req;
     snprintf(b->reqid, sizeof(b->reqid), "%s", rc->reqid);
     b->start = rc->start;
+    b->limited = !within_rate(rc, &b->retry_after);
     b->items = hv_xcalloc(lines ? lines : 1, sizeof(*b->items));
     b->item_line = hv_xcalloc(lines ? lines : 1, sizeof(*b->item_line));
 
@@ -676,6 +741,7 @@ static void handle_batch(reqctx_t *rc)
         }
         it->cb = on_batch_written;
         it->arg = b;
+        it->lookup_only = b->limited;
         b->item_line[b->n_items++] = line_no;
     }
     hv_snapshot_release(snap);
@@ -703,20 +769,20 @@ static void handle_batch(reqctx_t *rc)
 
 static bool authorized(reqctx_t *rc)
 {
-    const hv_config_t *cfg = rc->w->srv->cfg;
+    const hv_worker_t *w = rc->w;
     const char *auth;
     bool ok = false;
 
-    if (cfg->n_read_tokens == 0)
+    if (w->n_tokens == 0)
         return true;
     auth = evhttp_find_header(evhttp_request_get_input_headers(rc->req), "Authorization");
     if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
         return false;
     auth += 7;
     size_t n = strlen(auth);
-    for (int i = 0; i < cfg->n_read_tokens; i++) {
+    for (int i = 0; i < w->n_tokens; i++) {
         /* Every token is compared, in constant time for equal lengths. */
-        if (strlen(cfg->read_tokens[i]) == n && hv_ct_memeq(auth, cfg->read_tokens[i], n))
+        if (strlen(w->tokens[i]) == n && hv_ct_memeq(auth, w->tokens[i], n))
             ok = true;
     }
     return ok;
@@ -1153,6 +1219,35 @@ static void handle_readyz(reqctx_t *rc)
 
 /* ---- routing ---- */
 
+/* Brings this worker's copy of the reloadable settings up to date after a SIGHUP. Cheap when
+ * nothing changed: one atomic load per request. */
+static void worker_sync_live(hv_worker_t *w)
+{
+    hv_server_t *srv = w->srv;
+    uint64_t gen = __atomic_load_n(&srv->live_gen, __ATOMIC_ACQUIRE);
+    const hv_config_t *c;
+
+    if (gen == w->live_gen && w->sig)
+        return;
+    pthread_mutex_lock(&srv->live_lock);
+    c = srv->live ? srv->live : srv->cfg;
+    hv_sig_verifier_t *sig = hv_sig_verifier_new(&c->webhook_keys);
+    if (sig) {
+        hv_sig_verifier_free(w->sig);
+        w->sig = sig;
+    }
+    for (int i = 0; i < w->n_tokens; i++)
+        free(w->tokens[i]);
+    w->n_tokens = c->n_read_tokens;
+    for (int i = 0; i < c->n_read_tokens; i++)
+        w->tokens[i] = hv_xstrdup(c->read_tokens[i]);
+    w->tolerance = c->timestamp_tolerance;
+    w->rate_limit = c->rate_limit;
+    w->rate_burst = c->rate_burst;
+    w->live_gen = __atomic_load_n(&srv->live_gen, __ATOMIC_ACQUIRE);
+    pthread_mutex_unlock(&srv->live_lock);
+}
+
 static void route(struct evhttp_request *req, void *arg)
 {
     hv_worker_t *w = arg;
@@ -1164,6 +1259,7 @@ static void route(struct evhttp_request *req, void *arg)
     size_t plen = strcspn(uri, "?#");
 
     clock_gettime(CLOCK_MONOTONIC, &rc.start);
+    worker_sync_live(w);
     /* Keep a caller's request id if it is short and plain; otherwise make one. */
     if (given && strlen(given) < sizeof(reqid) && strspn(given,
                                                          "abcdefghijklmnopqrstuvwxyz"
@@ -1300,6 +1396,16 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* Wraps each accepted connection in TLS when a certificate is configured. */
+static struct bufferevent *tls_bevcb(struct event_base *base, void *arg)
+{
+    SSL *ssl = SSL_new(arg);
+    if (!ssl)
+        return NULL; /* evhttp then refuses the connection */
+    return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                          BEV_OPT_CLOSE_ON_FREE);
+}
+
 static int worker_init(hv_server_t *srv, hv_worker_t *w, int index, char *err, size_t errlen)
 {
     const hv_config_t *cfg = srv->cfg;
@@ -1321,6 +1427,8 @@ static int worker_init(hv_server_t *srv, hv_worker_t *w, int index, char *err, s
                                             EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
                                             EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
     evhttp_set_gencb(w->http, route, w);
+    if (srv->ssl)
+        evhttp_set_bevcb(w->http, tls_bevcb, srv->ssl);
     fd = listen_socket(cfg, err, errlen);
     if (fd < 0)
         return -1;
@@ -1330,7 +1438,7 @@ static int worker_init(hv_server_t *srv, hv_worker_t *w, int index, char *err, s
         snprintf(err, errlen, "could not accept on %s:%d", cfg->listen_host, cfg->listen_port);
         return -1;
     }
-    w->sig = hv_sig_verifier_new(&cfg->webhook_keys);
+    worker_sync_live(w);
     w->pseud = hv_pseudonymizer_new(cfg->id_pepper, cfg->id_pepper_len);
     if (!w->sig || !w->pseud) {
         snprintf(err, errlen, "could not set up HMAC-SHA256 (OpenSSL)");
@@ -1365,6 +1473,8 @@ static void worker_free(hv_worker_t *w)
         event_free(w->deadline_ev);
     hv_sig_verifier_free(w->sig);
     hv_pseudonymizer_free(w->pseud);
+    for (int i = 0; i < w->n_tokens; i++)
+        free(w->tokens[i]);
     if (w->base)
         event_base_free(w->base);
 }
@@ -1378,10 +1488,101 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
     event_base_loopexit(srv->main_base, NULL);
 }
 
-int hv_server_run(const hv_config_t *cfg)
+/* Names a setting that differs between two configurations but needs a restart to apply, or
+ * NULL. */
+static const char *restart_needed(const hv_config_t *a, const hv_config_t *b)
 {
-    hv_server_t srv = {.cfg = cfg};
-    struct event *sigterm = NULL, *sigint = NULL;
+    if (strcmp(a->listen_host, b->listen_host) || a->listen_port != b->listen_port)
+        return "HOCVU_LISTEN";
+    if (strcmp(a->database_url, b->database_url))
+        return "HOCVU_DATABASE_URL";
+    if (strcmp(a->read_database_url, b->read_database_url))
+        return "HOCVU_READ_DATABASE_URL";
+    if (strcmp(a->redis_url, b->redis_url))
+        return "HOCVU_REDIS_URL";
+    if (a->id_pepper_len != b->id_pepper_len ||
+        memcmp(a->id_pepper, b->id_pepper, a->id_pepper_len) != 0)
+        return "HOCVU_ID_PEPPER";
+    if (a->target != b->target)
+        return "HOCVU_TARGET";
+    if (a->threads != b->threads || a->batch_max != b->batch_max ||
+        a->snapshot_interval_ms != b->snapshot_interval_ms)
+        return "HOCVU_THREADS, HOCVU_BATCH_MAX or HOCVU_SNAPSHOT_INTERVAL_MS";
+    if ((a->tls_cert == NULL) != (b->tls_cert == NULL) ||
+        (a->tls_cert && (strcmp(a->tls_cert, b->tls_cert) || strcmp(a->tls_key, b->tls_key))))
+        return "HOCVU_TLS_CERT or HOCVU_TLS_KEY";
+    return NULL;
+}
+
+/* SIGHUP: re-reads the environment, the config file and the flags. The reloadable settings
+ * (webhook secrets, read tokens, tolerance, rate limit, log level) apply to the next request
+ * of every worker; a bad configuration is refused and the running one kept. */
+static void reload_cb(evutil_socket_t sig, short what, void *arg)
+{
+    hv_server_t *srv = arg;
+    hv_config_t *next = hv_xcalloc(1, sizeof(*next));
+    char err[256];
+    const char *other;
+
+    if (hv_config_load(next, srv->argc, srv->argv, err, sizeof(err)) != HV_CONFIG_OK) {
+        hv_log(HV_LOG_ERROR, "reload refused, keeping the running configuration", "error=\"%s\"",
+               err);
+        free(next);
+        return;
+    }
+    other = restart_needed(srv->cfg, next);
+    if (other)
+        hv_log(HV_LOG_WARN, "reload: changed settings need a restart", "settings=\"%s\"", other);
+    hv_log_set_level((hv_log_level_t)next->log_level);
+    pthread_mutex_lock(&srv->live_lock);
+    hv_config_t *old = srv->live;
+    srv->live = next;
+    __atomic_add_fetch(&srv->live_gen, 1, __ATOMIC_ACQ_REL);
+    pthread_mutex_unlock(&srv->live_lock);
+    if (old) {
+        hv_config_free(old);
+        free(old);
+    }
+    hv_log(HV_LOG_INFO, "configuration reloaded", "secrets=%d read_tokens=%d rate_limit=%d",
+           next->webhook_keys.n, next->n_read_tokens, next->rate_limit);
+}
+
+/* Loads the TLS certificate and key. Returns NULL with err set on failure. */
+static SSL_CTX *tls_context(const hv_config_t *cfg, char *err, size_t errlen)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    unsigned long e;
+
+    if (!ctx)
+        goto failed;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1) {
+        e = ERR_get_error();
+        snprintf(err, errlen, "could not load HOCVU_TLS_CERT %s: %s", cfg->tls_cert,
+                 ERR_reason_error_string(e) ? ERR_reason_error_string(e) : "unknown error");
+        goto failed;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
+        e = ERR_get_error();
+        snprintf(err, errlen, "could not load HOCVU_TLS_KEY %s: %s", cfg->tls_key,
+                 ERR_reason_error_string(e) ? ERR_reason_error_string(e) : "unknown error");
+        goto failed;
+    }
+    return ctx;
+
+failed:
+    if (!err[0])
+        snprintf(err, errlen, "could not create a TLS context");
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+int hv_server_run(const hv_config_t *cfg, int argc, char **argv)
+{
+    hv_server_t srv = {.cfg = cfg, .argc = argc, .argv = argv};
+    struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL;
     char err[256];
     int rc = 1, started = 0;
 
@@ -1391,7 +1592,16 @@ int hv_server_run(const hv_config_t *cfg)
         return 1;
     }
     srv.main_base = event_base_new();
+    pthread_mutex_init(&srv.live_lock, NULL);
+    srv.rl = hv_ratelimit_new();
     srv.snap = hv_snapstore_new(cfg);
+    err[0] = '\0';
+    if (cfg->tls_cert && !(srv.ssl = tls_context(cfg, err, sizeof(err)))) {
+        hv_log(HV_LOG_ERROR, "could not start", "error=\"%s\"", err);
+        fprintf(stderr, "hocvud: %s\n", err);
+        srv.n_workers = 0;
+        goto done;
+    }
     srv.n_workers = cfg->threads;
     srv.workers = hv_xcalloc((size_t)srv.n_workers, sizeof(*srv.workers));
     for (int i = 0; i < srv.n_workers; i++) {
@@ -1407,8 +1617,10 @@ int hv_server_run(const hv_config_t *cfg)
     }
     sigterm = evsignal_new(srv.main_base, SIGTERM, signal_cb, &srv);
     sigint = evsignal_new(srv.main_base, SIGINT, signal_cb, &srv);
+    sighup = evsignal_new(srv.main_base, SIGHUP, reload_cb, &srv);
     evsignal_add(sigterm, NULL);
     evsignal_add(sigint, NULL);
+    evsignal_add(sighup, NULL);
     for (; started < srv.n_workers; started++) {
         if (pthread_create(&srv.workers[started].thread, NULL, worker_main,
                            &srv.workers[started]) != 0) {
@@ -1417,8 +1629,8 @@ int hv_server_run(const hv_config_t *cfg)
             break;
         }
     }
-    hv_log(HV_LOG_INFO, "listening", "addr=%s:%d threads=%d version=%s", cfg->listen_host,
-           cfg->listen_port, srv.n_workers, HOCVU_VERSION);
+    hv_log(HV_LOG_INFO, "listening", "addr=%s:%d tls=%s threads=%d version=%s", cfg->listen_host,
+           cfg->listen_port, srv.ssl ? "on" : "off", srv.n_workers, HOCVU_VERSION);
     event_base_dispatch(srv.main_base);
     for (int i = 0; i < started; i++)
         pthread_join(srv.workers[i].thread, NULL);
@@ -1430,10 +1642,19 @@ done:
         event_free(sigterm);
     if (sigint)
         event_free(sigint);
+    if (sighup)
+        event_free(sighup);
     for (int i = 0; i < srv.n_workers; i++)
         worker_free(&srv.workers[i]);
     free(srv.workers);
     hv_snapstore_free(srv.snap);
+    hv_ratelimit_free(srv.rl);
+    if (srv.live) {
+        hv_config_free(srv.live);
+        free(srv.live);
+    }
+    pthread_mutex_destroy(&srv.live_lock);
+    SSL_CTX_free(srv.ssl);
     event_base_free(srv.main_base);
     return rc;
 }

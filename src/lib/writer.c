@@ -22,10 +22,12 @@
 #define HV_WRITER_MAX_RETRIES 5     /* deadlock / serialization retries of one batch */
 #define HV_WRITER_NPARAMS 11
 
-static const char ingest_sql[] =
-    "SELECT n, outcome FROM hv_ingest($1::text[], $2::smallint[], $3::text[], $4::text[], "
-    "$5::text[], $6::smallint[], $7::bigint[], $8::int[], $9::boolean[], $10::text[], "
-    "$11::real[], $12::smallint)";
+/* Both statements are prepared once per connection with one simple-protocol round trip. */
+static const char prepare_sql[] =
+    "PREPARE hv_ingest(text[], smallint[], text[], text[], text[], smallint[], bigint[], int[], "
+    "boolean[], text[], real[], smallint) AS "
+    "SELECT n, outcome FROM hv_ingest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12); "
+    "PREPARE hv_lookup(text[]) AS SELECT id FROM event_ledger WHERE id = ANY ($1)";
 
 typedef enum writer_state {
     W_DOWN,       /* no connection; the retry timer is pending */
@@ -52,6 +54,7 @@ struct hv_writer {
     int queue_len;
     hv_write_item_t *flight;                  /* the batch in flight, in ordinal order */
     int flight_len;
+    bool flight_lookup;                       /* the batch is a ledger lookup */
     int flight_retries;
     struct timespec flight_start;
 
@@ -83,6 +86,7 @@ void hv_write_item_from_event(hv_write_item_t *it, const char *id, const hv_even
     it->adult = ev->adult;
     snprintf(it->course_id, sizeof(it->course_id), "%s", ev->course_id);
     it->score = ev->score;
+    it->lookup_only = false;
     it->next = NULL;
 }
 
@@ -208,6 +212,19 @@ static void send_batch(hv_writer_t *w)
     for (int i = 0; i < HV_WRITER_NPARAMS; i++) {
         hv_buf_reset(&w->params[i]);
     }
+    if (w->flight_lookup) {
+        for (hv_write_item_t *it = w->flight; it; it = it->next)
+            array_add(&w->params[0], it->id);
+        hv_buf_putc(&w->params[0], '}');
+        values[0] = w->params[0].data;
+        clock_gettime(CLOCK_MONOTONIC, &w->flight_start);
+        if (!PQsendQueryPrepared(w->conn, "hv_lookup", 1, values, NULL, NULL, 0)) {
+            char err[256];
+            writer_down(w, pq_error_line(w->conn, err, sizeof(err)));
+            return;
+        }
+        goto sent;
+    }
     for (hv_write_item_t *it = w->flight; it; it = it->next) {
         bool issued = it->kind == HV_EV_ISSUED;
 
@@ -239,6 +256,7 @@ static void send_batch(hv_writer_t *w)
         writer_down(w, pq_error_line(w->conn, err, sizeof(err)));
         return;
     }
+sent:
     __atomic_store_n(&w->state, W_BUSY, __ATOMIC_RELAXED);
     struct timeval tv = {HV_WRITER_BATCH_TIMEOUT, 0};
     event_add(w->timeout_ev, &tv);
@@ -259,9 +277,13 @@ static void writer_kick(hv_writer_t *w)
 
     if (w->state != W_IDLE || !w->queue_head)
         return;
+    /* A batch holds items of one kind: consecutive lookups, or consecutive events. */
     w->flight = w->queue_head;
     w->flight_len = 0;
-    for (hv_write_item_t *it = w->queue_head; it && w->flight_len < w->batch_max; it = it->next) {
+    w->flight_lookup = w->queue_head->lookup_only;
+    for (hv_write_item_t *it = w->queue_head;
+         it && w->flight_len < w->batch_max && it->lookup_only == w->flight_lookup;
+         it = it->next) {
         last = it;
         w->flight_len++;
     }
@@ -287,6 +309,16 @@ static void finish_batch(hv_writer_t *w, PGresult *res)
         by_ordinal[k] = it;
         outcome[k++] = HV_OUT_UNAVAILABLE; /* a row missing from the result is not acknowledged */
     }
+    if (w->flight_lookup) {
+        /* Rows are the ids found in the ledger; everything else is unknown. */
+        for (k = 0; k < len; k++) {
+            outcome[k] = HV_OUT_NOT_FOUND;
+            for (int r = 0; r < nrows; r++)
+                if (strcmp(PQgetvalue(res, r, 0), by_ordinal[k]->id) == 0)
+                    outcome[k] = HV_OUT_DUPLICATE;
+        }
+        nrows = 0;
+    }
     for (int r = 0; r < nrows; r++) {
         int n = atoi(PQgetvalue(res, r, 0)), o = atoi(PQgetvalue(res, r, 1));
         if (n >= 1 && n <= len && o >= 0 && o <= 2)
@@ -296,7 +328,7 @@ static void finish_batch(hv_writer_t *w, PGresult *res)
     __atomic_fetch_add(&w->stats.events, (uint64_t)len, __ATOMIC_RELAXED);
     int64_t us = elapsed_us(&w->flight_start);
     __atomic_fetch_add(&w->stats.commit_us_total, (uint64_t)us, __ATOMIC_RELAXED);
-    if (w->metrics)
+    if (w->metrics && !w->flight_lookup)
         hv_metrics_commit(w->metrics, len, us);
     w->flight = NULL;
     w->flight_len = 0;
@@ -366,7 +398,7 @@ static void handle_results(hv_writer_t *w)
         if (!res) {
             if (w->state == W_PREPARING) {
                 if (w->prepare_failed) {
-                    writer_down(w, "could not prepare hv_ingest (has hocvuctl migrate run?)");
+                    writer_down(w, "could not prepare statements (has hocvuctl migrate run?)");
                     return;
                 }
                 __atomic_store_n(&w->state, W_IDLE, __ATOMIC_RELAXED);
@@ -420,7 +452,7 @@ static void writer_sock_cb(evutil_socket_t fd, short what, void *arg)
         case PGRES_POLLING_OK:
             w->shard = PQbackendPID(w->conn) % 64;
             snprintf(w->shard_param, sizeof(w->shard_param), "%d", w->shard);
-            if (!PQsendPrepare(w->conn, "hv_ingest", ingest_sql, 0, NULL)) {
+            if (!PQsendQuery(w->conn, prepare_sql)) {
                 writer_down(w, pq_error_line(w->conn, err, sizeof(err)));
                 return;
             }

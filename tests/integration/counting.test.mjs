@@ -254,7 +254,7 @@ describe('counting rules, one at a time', () => {
     });
 });
 
-// ~300 messages over 70 synthetic persons: issues (some under legacy codes, some tied in
+// ~300 messages over 100 synthetic persons: issues (some under legacy codes, some tied in
 // time), revocations (some of certificates never issued), redeliveries and re-issues.
 function workload(seed) {
     const rnd = seededRandom(seed);
@@ -268,7 +268,7 @@ function workload(seed) {
     };
     const msgs = [];
     const issues = [];
-    for (let i = 0; i < 70; i++) {
+    for (let i = 0; i < 100; i++) {
         const year = rnd() < 0.2 ? 2005 + Math.floor(rnd() * 6) : 1950 + Math.floor(rnd() * 55);
         const citizen_id = genCitizenId({ year, female: rnd() < 0.5 });
         const birth_date = rnd() < 0.5 ? `${year}-${pad(1 + Math.floor(rnd() * 12))}-${pad(1 + Math.floor(rnd() * 28))}` : undefined;

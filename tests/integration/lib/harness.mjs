@@ -52,7 +52,8 @@ function cleanup() {
 }
 
 process.on('exit', (code) => {
-    if ((code || process.exitCode) && !process.env.HOCVU_TEST_QUIET) {
+    // hocvud's own account of a failed run (or of every run with HOCVU_TEST_SHOW_LOGS=1).
+    if (((code || process.exitCode) && !process.env.HOCVU_TEST_QUIET) || process.env.HOCVU_TEST_SHOW_LOGS) {
         for (const d of daemons) {
             process.stderr.write(`\n--- hocvud ${d.url} log (tail) ---\n${d.logs.slice(-6000)}\n`);
         }
@@ -88,6 +89,12 @@ function track(child, signalOnExit) {
         });
     });
     return child;
+}
+
+// Waits for a tracked child to exit, keeping the event loop alive meanwhile (track() unrefs it).
+function awaitExit(child) {
+    child.ref();
+    return child.hocvuExited;
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -308,7 +315,7 @@ export async function startPostgres() {
         const c = child;
         c.kill('SIGINT');
         const t = setTimeout(() => c.kill('SIGKILL'), 30000);
-        await c.hocvuExited;
+        await awaitExit(c);
         clearTimeout(t);
     };
 
@@ -317,7 +324,7 @@ export async function startPostgres() {
         if (!child || child.exitCode !== null || child.signalCode !== null) return;
         const c = child;
         c.kill('SIGKILL');
-        await c.hocvuExited;
+        await awaitExit(c);
     };
 
     await pg.start();
@@ -463,12 +470,12 @@ export async function startRedis() {
     r.stop = async () => {
         if (!child || child.exitCode !== null || child.signalCode !== null) return;
         child.kill('SIGTERM');
-        await child.hocvuExited;
+        await awaitExit(child);
     };
     r.kill = async () => {
         if (!child || child.exitCode !== null || child.signalCode !== null) return;
         child.kill('SIGKILL');
-        await child.hocvuExited;
+        await awaitExit(child);
     };
     await r.start();
     return r;
@@ -557,14 +564,14 @@ export async function startHocvud({
             if (exited) return exited.code ?? exited.signal;
             proc.kill('SIGTERM');
             const timer = setTimeout(() => proc.kill('SIGKILL'), t);
-            const e = await proc.hocvuExited;
+            const e = await awaitExit(proc);
             clearTimeout(timer);
             return e.code ?? e.signal;
         };
         d.kill9 = async () => {
             if (exited) return;
             proc.kill('SIGKILL');
-            await proc.hocvuExited;
+            await awaitExit(proc);
         };
         d.exited = () => exited;
         try {

@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# run.sh - runs hocvu locally in one command: installs what is missing, builds, starts a private
+# PostgreSQL and Redis under ./.run/, loads the Cần Thơ wards, and runs hocvud in the
+# foreground. Ctrl-C stops everything. Data, the webhook secret and the pepper stay in .run/
+# for the next run; `./run.sh --reset` starts from scratch.
+#
+# Settings: HOCVU_LISTEN (default 127.0.0.1:8080) and any other HOCVU_* variable pass through
+# to hocvud; HOCVU_RUN_PGPORT / HOCVU_RUN_REDISPORT pick the private ports (default: the first
+# free from 55433 / 56380).
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$ROOT"
+RUN=$ROOT/.run
+BUILD=$ROOT/build
+
+if [[ "${1:-}" == --reset ]]; then
+    rm -rf "$RUN"
+    shift
+fi
+if [[ $# -gt 0 ]]; then
+    echo "usage: ./run.sh [--reset]" >&2
+    exit 2
+fi
+
+scripts/deps.sh
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$BUILD" -j "$(nproc)"
+
+mkdir -p "$RUN"
+chmod 755 "$RUN"
+
+PGBINS=(/usr/lib/postgresql/*/bin)
+PGBIN=$(printf '%s\n' "${PGBINS[@]}" | sort -V | tail -n 1)
+if [[ ! -x "$PGBIN/initdb" ]]; then
+    PGBIN=$(pg_config --bindir)
+fi
+
+# PostgreSQL refuses to run as root: then it runs as the postgres user, which must be able to
+# reach its directory. A repo under a private home (e.g. /root) is not reachable, so the server
+# then lives in /var/tmp, under a name derived from the repo path (reused by the next run).
+as_pg() {
+    if [[ "$(id -u)" -eq 0 ]]; then
+        runuser -u postgres -- "$@"
+    else
+        "$@"
+    fi
+}
+PGHOME=$RUN/postgres
+if [[ "$(id -u)" -eq 0 ]] && ! runuser -u postgres -- test -x "$RUN"; then
+    PGHOME=/var/tmp/hocvu-run-$(printf '%s' "$ROOT" | cksum | cut -d' ' -f1)
+fi
+PGDATA_DIR=$PGHOME/data
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+free_port() {
+    local port
+    for port in $(seq "$1" $(($1 + 100))); do
+        if ! port_busy "$port"; then
+            echo "$port"
+            return 0
+        fi
+    done
+    echo "run.sh: no free port from $1" >&2
+    return 1
+}
+
+HOCVUD_PID=
+REDIS_PID=
+# shellcheck disable=SC2317 # called by the traps
+stop_all() {
+    trap - EXIT INT TERM
+    if [[ -n "$HOCVUD_PID" ]] && kill -0 "$HOCVUD_PID" 2>/dev/null; then
+        kill -TERM "$HOCVUD_PID" 2>/dev/null || true
+        wait "$HOCVUD_PID" 2>/dev/null || true
+    fi
+    if [[ -f "$PGDATA_DIR/postmaster.pid" ]]; then
+        as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -m fast -w stop >/dev/null 2>&1 || true
+    fi
+    if [[ -n "$REDIS_PID" ]]; then
+        kill "$REDIS_PID" 2>/dev/null || true
+        wait "$REDIS_PID" 2>/dev/null || true
+    fi
+    echo "run.sh: stopped hocvud, PostgreSQL and Redis (data kept in .run/)" >&2
+}
+trap stop_all EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- PostgreSQL -------------------------------------------------------------------------------
+if [[ ! -f "$PGDATA_DIR/PG_VERSION" ]]; then
+    mkdir -p "$PGHOME"
+    chmod 700 "$PGHOME"
+    if [[ "$(id -u)" -eq 0 ]]; then
+        chown postgres: "$PGHOME"
+    fi
+    as_pg "$PGBIN/initdb" -D "$PGDATA_DIR" -U postgres --auth=trust --encoding=UTF8 --locale=C \
+        >"$RUN/initdb.log"
+fi
+# A server left running by a killed run (no trap ran) is stopped first, to know its port.
+if [[ -f "$PGDATA_DIR/postmaster.pid" ]]; then
+    as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -m fast -w stop >/dev/null 2>&1 || true
+fi
+PGPORT=${HOCVU_RUN_PGPORT:-$(free_port 55433)}
+as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -l "$PGHOME/postgres.log" -w -t 60 \
+    -o "-p $PGPORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=''" start >/dev/null
+DBURL="postgresql://postgres@127.0.0.1:$PGPORT/hocvu"
+if ! psql -X -q -At -d "postgresql://postgres@127.0.0.1:$PGPORT/postgres" \
+    -c "SELECT 1 FROM pg_database WHERE datname = 'hocvu'" | grep -q 1; then
+    psql -X -q -d "postgresql://postgres@127.0.0.1:$PGPORT/postgres" -c 'CREATE DATABASE hocvu'
+fi
+
+# --- Redis ------------------------------------------------------------------------------------
+REDISPORT=${HOCVU_RUN_REDISPORT:-$(free_port 56380)}
+mkdir -p "$RUN/redis"
+redis-server --port "$REDISPORT" --bind 127.0.0.1 --save '' --appendonly no \
+    --dir "$RUN/redis" >"$RUN/redis.log" 2>&1 &
+REDIS_PID=$!
+for _ in $(seq 50); do
+    [[ "$(redis-cli -p "$REDISPORT" ping 2>/dev/null)" == PONG ]] && break
+    sleep 0.1
+done
+
+# --- schema, reference data, secrets ----------------------------------------------------------
+"$BUILD/hocvuctl" --database-url "$DBURL" migrate
+"$BUILD/hocvuctl" --database-url "$DBURL" wards import data/cantho_wards_2025.csv
+"$BUILD/hocvuctl" --database-url "$DBURL" wards import-legacy data/cantho_old_units_pre2025.csv
+
+# Kept across runs: a new pepper would give every returning person a new pseudonym.
+umask 077
+[[ -s "$RUN/webhook-secret" ]] || "$BUILD/hocvuctl" gen-secret >"$RUN/webhook-secret"
+[[ -s "$RUN/id-pepper" ]] || openssl rand -base64 48 >"$RUN/id-pepper"
+umask 022
+SECRET=$(tr -d '[:space:]' <"$RUN/webhook-secret")
+
+LISTEN=${HOCVU_LISTEN:-127.0.0.1:8080}
+URL="http://$LISTEN"
+# Checked here because a listener with SO_REUSEPORT may silently share a port with another one.
+if port_busy "${LISTEN##*:}"; then
+    echo "run.sh: $LISTEN is already in use; set HOCVU_LISTEN=127.0.0.1:PORT" >&2
+    exit 1
+fi
+
+# A ready-to-run example sender (bash, openssl and curl only), also printed below.
+cat >"$RUN/send-example.sh" <<EXAMPLE
+#!/usr/bin/env bash
+# Sends one signed certificate.issued event for a synthetic person to the local hocvud.
+set -euo pipefail
+SECRET='$SECRET'
+id="msg_\$(date +%s%N)"
+ts=\$(date +%s)
+cid="0921900\$(printf '%05d' \$((RANDOM % 100000)))"
+body='{"type":"certificate.issued","timestamp":"'"\$(date +%Y-%m-%dT%H:%M:%S%:z)"'","data":{"citizen_id":"'"\$cid"'","ward_code":"31135","group":"citizen","certificate_id":"DEMO-'"\$id"'","birth_date":"1990-05-17","course_id":"kns-co-ban","score":86}}'
+key=\$(printf '%s' "\${SECRET#whsec_}" | base64 -d | od -An -v -tx1 | tr -d ' \n')
+sig=\$(printf '%s' "\$id.\$ts.\$body" | openssl dgst -sha256 -mac HMAC -macopt "hexkey:\$key" -binary | base64)
+curl -sS -X POST '$URL/v1/events' -H 'content-type: application/json' \\
+  -H "webhook-id: \$id" -H "webhook-timestamp: \$ts" -H "webhook-signature: v1,\$sig" \\
+  --data-binary "\$body"
+echo
+EXAMPLE
+chmod 700 "$RUN/send-example.sh"
+
+cat <<EOF
+
+  hocvu is starting on $URL
+  dashboard:       $URL/
+  progress:        $URL/v1/progress
+  webhook secret:  $SECRET   (also in .run/webhook-secret)
+  database:        $DBURL
+  redis:           redis://127.0.0.1:$REDISPORT/0
+
+  Send a signed example event (from another terminal):
+    .run/send-example.sh
+  or paste:
+$(sed -n '/^SECRET=/,$p' "$RUN/send-example.sh" | sed 's/^/    /')
+
+  Ctrl-C stops hocvud, PostgreSQL and Redis.
+
+EOF
+
+export HOCVU_LISTEN=$LISTEN HOCVU_DATABASE_URL=$DBURL
+export HOCVU_REDIS_URL="redis://127.0.0.1:$REDISPORT/0"
+HOCVU_WEBHOOK_SECRETS=$SECRET HOCVU_ID_PEPPER=$(tr -d '\n' <"$RUN/id-pepper") \
+    "$BUILD/hocvud" &
+HOCVUD_PID=$!
+# wait returns when hocvud exits or a signal arrives (then the traps stop everything).
+status=0
+wait "$HOCVUD_PID" || status=$?
+HOCVUD_PID=
+exit "$status"

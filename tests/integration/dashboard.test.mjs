@@ -1,0 +1,367 @@
+// dashboard.test.mjs - the page officials open (GET /) in a real browser (Debian's chromium,
+// headless, driven by playwright-core): it must show exactly what the API says, in Vietnamese
+// number format; filter wards by name without diacritics; sort; follow new events live over
+// SSE without a reload; fit a phone screen; and, when the read APIs need a token, ask for one
+// and poll. Leaves a desktop screenshot in the build dir (and docs/dashboard.png, see below).
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import { chromium } from 'playwright-core';
+
+import {
+    BIN_DIR,
+    SOURCE_DIR,
+    event,
+    genCitizenId,
+    getJson,
+    newDatabase,
+    newMessageId,
+    nowSeconds,
+    postEvent,
+    request,
+    seededRandom,
+    sharedPostgres,
+    sharedRedis,
+    sign,
+    startHocvud,
+    waitFor,
+    wards,
+    withLogs,
+} from './lib/harness.mjs';
+
+const CHROMIUM = process.env.HOCVU_CHROMIUM || '/usr/bin/chromium';
+const GROUPS = ['citizen', 'official', 'student', 'worker'];
+const DAY_MS = 86400000;
+
+// vi-VN grouping written out by hand, so the test does not trust the same Intl data as the page.
+const viInt = (n) => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, '.');
+const viPct = (p) => `${String(p).replace('.', ',')}%`;
+const fold = (s) =>
+    s
+        .normalize('NFD')
+        .replace(/[\u0300-\u036f]/g, '')
+        .toLowerCase()
+        .replace(/đ/g, 'd');
+
+function postBatch(srv, events) {
+    const body = events.map((e) => JSON.stringify({ id: newMessageId(), ...e })).join('\n') + '\n';
+    const id = newMessageId();
+    const ts = nowSeconds();
+    return request(`${srv.url}/v1/events/batch`, {
+        method: 'POST',
+        headers: {
+            'content-type': 'application/x-ndjson',
+            'webhook-id': id,
+            'webhook-timestamp': String(ts),
+            'webhook-signature': sign(srv.secret, id, ts, body),
+        },
+        body,
+    });
+}
+
+// A certificate `daysAgo` days back at a random hour, as an RFC 3339 UTC time.
+function timestampDaysAgo(daysAgo, rnd) {
+    const t = Date.now() - daysAgo * DAY_MS - Math.floor(rnd() * 8 * 3600 * 1000);
+    return new Date(Math.max(t, Date.UTC(2025, 0, 2))).toISOString().replace(/\.\d+Z$/, 'Z');
+}
+
+// Synthetic events over the last three weeks: most wards get a few, some many, a few none;
+// about one in ten learners is under 18 (counted in totals, not in adults).
+function seedEvents(count, seed) {
+    const rnd = seededRandom(seed);
+    const codes = wards().map((w) => w.code);
+    const out = [];
+    for (let i = 0; i < count; i++) {
+        const minor = rnd() < 0.1;
+        const hot = rnd() < 0.35;
+        const code = hot ? codes[Math.floor(rnd() * 6)] : codes[Math.floor(rnd() * (codes.length - 8))];
+        const daysAgo = Math.floor(20 * (1 - Math.sqrt(rnd()))); // more recent days are busier
+        out.push(
+            event({
+                citizen_id: genCitizenId({ year: minor ? 2012 : 1960 + Math.floor(rnd() * 45) }),
+                ward_code: code,
+                group: minor ? 'student' : GROUPS[Math.floor(rnd() * 4)],
+                timestamp: timestampDaysAgo(daysAgo, rnd),
+            }),
+        );
+    }
+    return out;
+}
+
+const LAUNCH = {
+    executablePath: CHROMIUM,
+    args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+    ],
+};
+
+describe('dashboard in a browser', () => {
+    let srv;
+    let locked;
+    let browser;
+    const token = 'dashboard-test-token';
+    const pageErrors = [];
+
+    before(async () => {
+        assert.ok(
+            fs.existsSync(CHROMIUM),
+            `${CHROMIUM} not found: install Debian's chromium (apt-get install chromium) or set HOCVU_CHROMIUM`,
+        );
+        const pg = await sharedPostgres();
+        const redis = await sharedRedis();
+        const db = await newDatabase(pg);
+        srv = await startHocvud({ dbUrl: db, redisUrl: redis.url });
+        locked = await startHocvud({ dbUrl: db, redisUrl: redis.url, env: { HOCVU_READ_TOKENS: token } });
+        const res = await postBatch(srv, seedEvents(400, 20261010));
+        assert.equal(res.status, 200, res.text);
+        assert.equal(res.json.rejected, 0, res.text);
+        await waitFor(async () => (await getJson(`${srv.url}/v1/progress`)).certified_total === 400, {
+            what: 'seeded events visible',
+        });
+        browser = await chromium.launch(LAUNCH);
+    });
+
+    after(async () => {
+        await browser?.close();
+        await srv?.stop();
+        await locked?.stop();
+    });
+
+    async function openPage(url, viewport = { width: 1280, height: 1400 }) {
+        const context = await browser.newContext({ viewport, locale: 'vi-VN', timezoneId: 'Asia/Ho_Chi_Minh' });
+        const page = await context.newPage();
+        page.on('pageerror', (err) => pageErrors.push(`${url}: ${err.message}`));
+        page.on('console', (msg) => {
+            // A 401 for the first, token-less request is expected behind a token.
+            if (msg.type() === 'error' && !/status of 401/.test(msg.text())) pageErrors.push(`${url}: console: ${msg.text()}`);
+        });
+        await page.goto(url);
+        return { page, context };
+    }
+
+    const text = (page, sel) => page.locator(sel).first().textContent();
+
+    // Waits until the page shows `want` in `sel`; fails with what it showed instead.
+    async function expectText(page, sel, want, timeout = 5000) {
+        try {
+            await page.waitForFunction(([s, w]) => document.querySelector(s)?.textContent.trim() === w, [sel, want], {
+                timeout,
+            });
+        } catch {
+            assert.fail(`${sel}: page shows ${JSON.stringify(await text(page, sel))}, expected ${JSON.stringify(want)}`);
+        }
+    }
+
+    test('shows the numbers the API serves, in Vietnamese format', async () => {
+        await withLogs(srv, async () => {
+            const { page, context } = await openPage(`${srv.url}/`);
+            assert.equal(await page.title(), 'Bình dân học vụ số — Cần Thơ');
+            assert.equal(await page.getAttribute('html', 'lang'), 'vi');
+            const p = await getJson(`${srv.url}/v1/progress`);
+            await expectText(page, '#city-adults', viInt(p.certified_adults));
+            assert.equal((await text(page, '#city-target')).trim(), '996.000');
+            assert.equal((await text(page, '#city-percent')).trim(), viPct(p.percent));
+            assert.equal((await text(page, '#city-remaining')).trim(), viInt(p.remaining));
+            assert.equal((await text(page, '#wards-at-target')).trim(), viInt(p.wards_at_target));
+            for (const g of GROUPS) assert.equal((await text(page, `#group-${g}`)).trim(), viInt(p.by_group[g]), g);
+            assert.match(await text(page, '#as-of'), /\d{2}:\d{2}:\d{2} \d{2}\/\d{2}\/20\d\d/);
+
+            // The table: every ward, ranked as the API ranks them, with the API's numbers.
+            const { wards: list } = await getJson(`${srv.url}/v1/wards`);
+            await page.waitForFunction(() => document.querySelectorAll('#ward-table tbody tr[data-code]').length === 103);
+            const rows = await page.$$eval('#ward-table tbody tr[data-code]', (trs) =>
+                trs.map((tr) => ({ code: tr.dataset.code, cells: [...tr.cells].map((td) => td.textContent.trim()) })),
+            );
+            assert.deepEqual(
+                rows.map((r) => r.code),
+                list.map((w) => w.code),
+                'rows in rank order',
+            );
+            for (const [i, w] of list.entries()) {
+                const c = rows[i].cells;
+                assert.equal(c[0], viInt(w.rank));
+                assert.equal(c[3], w.type === 'phuong' ? 'Phường' : 'Xã');
+                assert.equal(c[4], viInt(w.certified_adults), `${w.code} adults`);
+                assert.equal(c[5], viInt(w.certified_total), `${w.code} total`);
+                if (w.target === null) {
+                    assert.equal(c[6], 'chưa có chỉ tiêu', `${w.code} has no target`);
+                    assert.equal(c[7], '—');
+                } else if (w.target_estimated) {
+                    assert.equal(c[6], `≈ ${viInt(w.target)}`, `${w.code} estimated target`);
+                } else {
+                    assert.equal(c[6], viInt(w.target));
+                }
+                if (w.percent !== null) assert.equal(c[7], viPct(w.percent));
+            }
+            assert.ok(list.some((w) => w.target === null), 'the data set has wards without a target');
+            const estimatedTitle = await page.getAttribute('#ward-table tbody .estimated', 'title');
+            assert.equal(estimatedTitle, 'ước tính theo dân số');
+
+            // The chart draws one bar per day of the default series.
+            const series = await getJson(`${srv.url}/v1/timeseries`);
+            await page.waitForFunction(
+                (n) => document.querySelectorAll('#chart rect.bar-new').length === n,
+                series.points.length,
+            );
+            assert.equal(await page.locator('#chart path.line-cum').count(), series.points.length > 1 ? 1 : 0);
+
+            await context.close();
+        });
+    });
+
+    test('search ignores diacritics and case; headers sort', async () => {
+        await withLogs(srv, async () => {
+            const { page, context } = await openPage(`${srv.url}/`);
+            await page.waitForFunction(() => document.querySelectorAll('#ward-table tbody tr[data-code]').length === 103);
+            const codes = () => page.$$eval('#ward-table tbody tr[data-code]', (trs) => trs.map((tr) => tr.dataset.code));
+
+            await page.fill('#ward-search', 'ninh kieu');
+            await page.waitForFunction(() => document.querySelectorAll('#ward-table tbody tr[data-code]').length < 103);
+            assert.deepEqual(await codes(), ['31135'], '"ninh kieu" finds Phường Ninh Kiều only');
+
+            // đ is not decomposed by NFD: "dong thuan" must still find "Xã Đông Thuận".
+            const withD = wards().filter((w) => w.name.includes('Đ'));
+            for (const w of withD.slice(0, 3)) {
+                const q = fold(w.name).replace(/^(phuong|xa) /, '').toUpperCase();
+                await page.fill('#ward-search', q);
+                await page.waitForFunction((c) => [...document.querySelectorAll('#ward-table tbody tr[data-code]')].some((tr) => tr.dataset.code === c), w.code);
+                const expected = wards()
+                    .filter((x) => fold(`${x.name} ${x.code}`).includes(q.toLowerCase()))
+                    .map((x) => x.code)
+                    .sort();
+                assert.deepEqual((await codes()).sort(), expected, `search ${q}`);
+            }
+
+            await page.fill('#ward-search', 'zzz-không-có');
+            await page.waitForFunction(() => document.querySelectorAll('#ward-table tbody tr[data-code]').length === 0);
+            await page.fill('#ward-search', '');
+            await page.waitForFunction(() => document.querySelectorAll('#ward-table tbody tr[data-code]').length === 103);
+
+            // Sorting by code, then reversed; aria-sort follows.
+            const sorted = wards().map((w) => w.code).sort();
+            await page.click('#ward-table th button[data-key="code"]');
+            assert.deepEqual(await codes(), sorted);
+            assert.equal(await page.getAttribute('#ward-table th:nth-child(2)', 'aria-sort'), 'ascending');
+            await page.click('#ward-table th button[data-key="code"]');
+            assert.deepEqual(await codes(), sorted.slice().reverse());
+            assert.equal(await page.getAttribute('#ward-table th:nth-child(2)', 'aria-sort'), 'descending');
+            // Counts sort largest first.
+            await page.click('#ward-table th button[data-key="certified_adults"]');
+            const adults = await page.$$eval('#ward-table tbody tr[data-code] td:nth-child(5)', (tds) =>
+                tds.map((td) => Number(td.textContent.replace(/\./g, ''))),
+            );
+            assert.deepEqual(adults, adults.slice().sort((a, b) => b - a));
+            await context.close();
+        });
+    });
+
+    test('follows new events live over SSE, without a reload', async () => {
+        await withLogs(srv, async () => {
+            const { page, context } = await openPage(`${srv.url}/`);
+            const before = await getJson(`${srv.url}/v1/progress`);
+            await expectText(page, '#city-adults', viInt(before.certified_adults));
+            await page.waitForSelector('#live[data-state="live"]', { timeout: 5000 });
+            await page.evaluate(() => {
+                window.__notReloaded = true;
+            });
+            const ward = '31135';
+            const wardBefore = (await getJson(`${srv.url}/v1/wards/${ward}`)).certified_adults;
+
+            for (let i = 0; i < 5; i++) {
+                const r = await postEvent(srv.url, {
+                    secret: srv.secret,
+                    body: event({ ward_code: ward, group: 'worker', citizen_id: genCitizenId({ year: 1985 }), timestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z') }),
+                });
+                assert.equal(r.status, 200, r.text);
+            }
+            const started = Date.now();
+            await expectText(page, '#city-adults', viInt(before.certified_adults + 5), 5000);
+            const seconds = (Date.now() - started) / 1000;
+            await expectText(page, '#group-worker', viInt(before.by_group.worker + 5), 1000);
+            // Wards and the chart follow within the page's refresh gap (3 s) after the event.
+            await expectText(page, `#ward-table tbody tr[data-code="${ward}"] td:nth-child(5)`, viInt(wardBefore + 5), 8000);
+            assert.equal(await page.evaluate(() => window.__notReloaded), true, 'the page was not reloaded');
+            assert.equal(await page.getAttribute('#live', 'data-state'), 'live');
+
+            // The desktop screenshot for the README, with live numbers on it. Written to the
+            // build dir every run; docs/dashboard.png only when missing or asked for, so test
+            // runs do not leave a modified file in the work tree.
+            await page.evaluate(() => window.scrollTo(0, 0));
+            const shot = await page.screenshot({ fullPage: false });
+            fs.writeFileSync(path.join(BIN_DIR, 'dashboard.png'), shot);
+            const docsShot = path.join(SOURCE_DIR, 'docs/dashboard.png');
+            if (process.env.HOCVU_UPDATE_SCREENSHOT === '1' || !fs.existsSync(docsShot)) fs.writeFileSync(docsShot, shot);
+            await context.close();
+            test.diagnostic?.(`page updated ${seconds.toFixed(1)} s after the events were accepted`);
+        });
+    });
+
+    test('fits a phone: only the table scrolls sideways', async () => {
+        await withLogs(srv, async () => {
+            const { page, context } = await openPage(`${srv.url}/`, { width: 390, height: 844 });
+            await page.waitForFunction(() => document.querySelectorAll('#ward-table tbody tr[data-code]').length === 103);
+            await page.waitForFunction(() => document.querySelectorAll('#chart rect.bar-new').length > 0);
+            const m = await page.evaluate(() => {
+                const scroller = document.querySelector('#table-scroll');
+                const wide = [...document.body.querySelectorAll('*')]
+                    .filter((el) => !scroller.contains(el) && el.getBoundingClientRect().right > window.innerWidth + 1)
+                    .map((el) => el.id || el.tagName);
+                return {
+                    page: document.documentElement.scrollWidth,
+                    viewport: window.innerWidth,
+                    tableScrolls: scroller.scrollWidth > scroller.clientWidth,
+                    wide,
+                    meta: document.querySelector('meta[name="viewport"]')?.content,
+                };
+            });
+            assert.match(m.meta, /width=device-width/);
+            assert.ok(m.page <= m.viewport, `page is ${m.page}px wide on a ${m.viewport}px screen`);
+            assert.deepEqual(m.wide, [], 'elements sticking out of the screen');
+            assert.ok(m.tableScrolls, 'the table scrolls inside its container');
+            fs.writeFileSync(path.join(BIN_DIR, 'dashboard-phone.png'), await page.screenshot({ fullPage: false }));
+            await context.close();
+        });
+    });
+
+    test('behind read tokens: asks for a token, then polls with it', async () => {
+        await withLogs(locked, async () => {
+            const { page, context } = await openPage(`${locked.url}/`);
+            await page.waitForSelector('#auth:not([hidden])', { timeout: 5000 });
+            await page.fill('#token', token);
+            await page.click('#auth-form button[type="submit"]');
+            const p = await getJson(`${locked.url}/v1/progress`, { headers: { authorization: `Bearer ${token}` } });
+            await expectText(page, '#city-adults', viInt(p.certified_adults));
+            assert.equal(await page.evaluate(() => sessionStorage.getItem('hocvu.readToken')), token);
+            await page.waitForSelector('#live[data-state="polling"]', { timeout: 5000 });
+            await page.waitForFunction(() => document.querySelectorAll('#ward-table tbody tr[data-code]').length === 103);
+
+            const r = await postEvent(locked.url, {
+                secret: locked.secret,
+                body: event({ citizen_id: genCitizenId({ year: 1970 }), timestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z') }),
+            });
+            assert.equal(r.status, 200, r.text);
+            // Snapshot refresh (≤ 1 s) plus one polling period (2 s).
+            await expectText(page, '#city-adults', viInt(p.certified_adults + 1), 5000);
+
+            // A reload keeps the token for the tab.
+            await page.reload();
+            await expectText(page, '#city-adults', viInt(p.certified_adults + 1));
+            assert.equal(await page.isHidden('#auth'), true);
+            await context.close();
+        });
+    });
+
+    test('no script errors', () => {
+        assert.deepEqual(pageErrors, []);
+    });
+});

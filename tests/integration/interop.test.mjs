@@ -1,0 +1,104 @@
+// interop.test.mjs - events signed by the reference Standard Webhooks library (npm
+// `standardwebhooks`, as a real sender would) are accepted; the same library's messages with a
+// tampered body, id or timestamp are not. Guards against two implementations of one mistake
+// (ours in the service and ours in lib/harness.mjs).
+
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { after, before, test } from 'node:test';
+
+import {
+    event,
+    genSecret,
+    newDatabase,
+    newMessageId,
+    postEvent,
+    sharedPostgres,
+    sharedRedis,
+    sign,
+    startHocvud,
+    withLogs,
+} from './lib/harness.mjs';
+
+let Webhook;
+try {
+    ({ Webhook } = createRequire(import.meta.url)('standardwebhooks'));
+} catch (err) {
+    throw new Error(`npm module standardwebhooks missing (run scripts/deps.sh): ${err.message}`);
+}
+
+let srv;
+// One secret as the library's examples make them (24 random bytes), one of 32.
+const secrets = [genSecret(24), genSecret(32)];
+
+before(async () => {
+    const pg = await sharedPostgres();
+    const redis = await sharedRedis();
+    srv = await startHocvud({ dbUrl: await newDatabase(pg), redisUrl: redis.url, secrets });
+});
+
+after(async () => {
+    if (srv) await srv.stop();
+});
+
+// Headers exactly as the library produces them for (id, now, payload).
+function libraryHeaders(secret, id, payload, date = new Date()) {
+    const signature = new Webhook(secret).sign(id, date, payload);
+    return { signature, ts: Math.floor(date.getTime() / 1000) };
+}
+
+test('the harness signs exactly as the reference library does', () => {
+    const payload = JSON.stringify(event());
+    const id = newMessageId();
+    const date = new Date();
+    const ts = Math.floor(date.getTime() / 1000);
+    for (const s of secrets) assert.equal(sign(s, id, ts, payload), new Webhook(s).sign(id, date, payload));
+});
+
+test('messages signed by standardwebhooks are accepted, with either secret', async () => {
+    await withLogs(srv, async () => {
+        for (const secret of secrets) {
+            const payload = JSON.stringify(event({ birth_date: '1990-05-17', course_id: 'kns-co-ban', score: 86 }));
+            const id = newMessageId();
+            const { signature, ts } = libraryHeaders(secret, id, payload);
+            const res = await postEvent(srv.url, { id, ts, body: payload, signature });
+            assert.equal(res.status, 200, res.text);
+            assert.deepEqual(res.json, { status: 'accepted' });
+            // The library verifies what it signed: the sender's view agrees with ours.
+            new Webhook(secret).verify(payload, { 'webhook-id': id, 'webhook-timestamp': String(ts), 'webhook-signature': signature });
+        }
+    });
+});
+
+test('a non-ASCII payload (Vietnamese course name) is signed over its UTF-8 bytes', async () => {
+    await withLogs(srv, async () => {
+        const payload = JSON.stringify(event({ course_id: 'Kỹ năng số cơ bản – Cần Thơ' }));
+        const id = newMessageId();
+        const { signature, ts } = libraryHeaders(secrets[0], id, payload);
+        const res = await postEvent(srv.url, { id, ts, body: payload, signature });
+        assert.equal(res.status, 200, res.text);
+        assert.equal(res.json.status, 'accepted');
+    });
+});
+
+test('tampered messages are rejected with invalid_signature', async () => {
+    await withLogs(srv, async () => {
+        const payload = JSON.stringify(event({ ward_code: '31147' }));
+        const id = newMessageId();
+        const { signature, ts } = libraryHeaders(secrets[0], id, payload);
+        const attempts = [
+            { id, ts, body: payload.replace('31147', '31120'), signature }, // body changed
+            { id: `${id}x`, ts, body: payload, signature }, // id changed
+            { id, ts: ts - 1, body: payload, signature }, // timestamp changed
+            { id, ts, body: payload, signature: new Webhook(genSecret()).sign(id, new Date(ts * 1000), payload) },
+        ];
+        for (const a of attempts) {
+            const res = await postEvent(srv.url, a);
+            assert.equal(res.status, 401, `${res.status} ${res.text}`);
+            assert.equal(res.json?.code, 'invalid_signature');
+        }
+        // The untouched message still goes through.
+        const ok = await postEvent(srv.url, { id, ts, body: payload, signature });
+        assert.equal(ok.status, 200, ok.text);
+    });
+});
