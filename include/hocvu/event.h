@@ -16,8 +16,9 @@
 #define HV_COURSE_ID_MAX 128
 #define HV_EVENT_ID_MAX 256 /* webhook-id / batch line id */
 
-/* Earliest accepted certificate time: 2025-01-01T00:00:00Z. */
-#define HV_EVENT_MIN_TS INT64_C(1735689600)
+/* Earliest accepted certificate time: the start of 2025-01-01 in Vietnam time
+ * (2025-01-01T00:00:00+07:00), since every day of the campaign is a Vietnam-time day. */
+#define HV_EVENT_MIN_TS INT64_C(1735664400)
 /* Allowed clock skew into the future. */
 #define HV_EVENT_MAX_FUTURE 300
 
