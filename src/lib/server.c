@@ -1333,7 +1333,7 @@ static int listen_socket(const hv_config_t *cfg, char *err, size_t errlen)
     snprintf(port, sizeof(port), "%d", cfg->listen_port);
     rc = getaddrinfo(cfg->listen_host, port, &hints, &ai);
     if (rc != 0) {
-        snprintf(err, errlen, "could not resolve %s: %s", cfg->listen_host, gai_strerror(rc));
+        snprintf(err, errlen, "could not resolve %.128s: %.64s", cfg->listen_host, gai_strerror(rc));
         return -1;
     }
     fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -1348,7 +1348,7 @@ static int listen_socket(const hv_config_t *cfg, char *err, size_t errlen)
     return fd;
 
 failed:
-    snprintf(err, errlen, "could not listen on %s:%d: %s", cfg->listen_host, cfg->listen_port,
+    snprintf(err, errlen, "could not listen on %.128s:%d: %.64s", cfg->listen_host, cfg->listen_port,
              strerror(errno));
     if (fd >= 0)
         close(fd);
@@ -1435,7 +1435,7 @@ static int worker_init(hv_server_t *srv, hv_worker_t *w, int index, char *err, s
     w->listener = evhttp_accept_socket_with_handle(w->http, fd);
     if (!w->listener) {
         close(fd);
-        snprintf(err, errlen, "could not accept on %s:%d", cfg->listen_host, cfg->listen_port);
+        snprintf(err, errlen, "could not accept on %.128s:%d", cfg->listen_host, cfg->listen_port);
         return -1;
     }
     worker_sync_live(w);

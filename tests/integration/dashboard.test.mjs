@@ -149,6 +149,14 @@ describe('dashboard in a browser', () => {
         return { page, context };
     }
 
+    async function expectCsvDownload(page) {
+        const [download] = await Promise.all([page.waitForEvent('download', { timeout: 5000 }), page.click('#csv-link')]);
+        assert.match(download.suggestedFilename(), /^hocvu-wards-\d{4}-\d{2}-\d{2}\.csv$/);
+        const csv = fs.readFileSync(await download.path(), 'utf8');
+        assert.ok(csv.startsWith('\uFEFFrank,code,name,'), `CSV starts with ${JSON.stringify(csv.slice(0, 40))}`);
+        assert.equal(csv.trim().split('\n').length, 104, 'header and 103 wards');
+    }
+
     const text = (page, sel) => page.locator(sel).first().textContent();
 
     // Waits until the page shows `want` in `sel`; fails with what it showed instead.
@@ -215,6 +223,8 @@ describe('dashboard in a browser', () => {
             );
             assert.equal(await page.locator('#chart path.line-cum').count(), series.points.length > 1 ? 1 : 0);
 
+            await expectCsvDownload(page);
+
             await context.close();
         });
     });
@@ -265,7 +275,7 @@ describe('dashboard in a browser', () => {
         });
     });
 
-    test('follows new events live over SSE, without a reload', async () => {
+    test('follows new events live over SSE, without a reload', async (t) => {
         await withLogs(srv, async () => {
             const { page, context } = await openPage(`${srv.url}/`);
             const before = await getJson(`${srv.url}/v1/progress`);
@@ -302,7 +312,7 @@ describe('dashboard in a browser', () => {
             const docsShot = path.join(SOURCE_DIR, 'docs/dashboard.png');
             if (process.env.HOCVU_UPDATE_SCREENSHOT === '1' || !fs.existsSync(docsShot)) fs.writeFileSync(docsShot, shot);
             await context.close();
-            test.diagnostic?.(`page updated ${seconds.toFixed(1)} s after the events were accepted`);
+            t.diagnostic(`page updated ${seconds.toFixed(1)} s after the events were accepted`);
         });
     });
 
@@ -352,6 +362,9 @@ describe('dashboard in a browser', () => {
             assert.equal(r.status, 200, r.text);
             // Snapshot refresh (≤ 1 s) plus one polling period (2 s).
             await expectText(page, '#city-adults', viInt(p.certified_adults + 1), 5000);
+
+            // The CSV link fetches with the token and still downloads under the server's name.
+            await expectCsvDownload(page);
 
             // A reload keeps the token for the tab.
             await page.reload();

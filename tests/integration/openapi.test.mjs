@@ -153,6 +153,7 @@ describe('real responses match docs/openapi.yaml', () => {
         const redis = await sharedRedis();
         const db = await newDatabase(pg);
         srv = await startHocvud({ dbUrl: db, redisUrl: redis.url });
+        Object.assign(srv, { dbUrl: db, redisUrl: redis.url });
         // The same data behind read tokens, for the 401 of the read APIs.
         locked = await startHocvud({ dbUrl: db, redisUrl: redis.url, env: { HOCVU_READ_TOKENS: token } });
     });
@@ -164,11 +165,13 @@ describe('real responses match docs/openapi.yaml', () => {
     const send = (opts) => postEvent(srv.url, { secret: srv.secret, ...opts });
     const get = (p, opts) => request(`${srv.url}${p}`, opts);
 
-    function postBatch(lines, { contentType = 'application/x-ndjson', secret = srv.secret } = {}) {
+    const postBatch = (lines, opts) => postBatchTo(srv, lines, opts);
+
+    function postBatchTo(d, lines, { contentType = 'application/x-ndjson', secret = d.secret } = {}) {
         const body = lines.map((l) => (typeof l === 'string' ? l : JSON.stringify(l))).join('\n') + '\n';
         const id = newMessageId();
         const ts = nowSeconds();
-        return request(`${srv.url}/v1/events/batch`, {
+        return request(`${d.url}/v1/events/batch`, {
             method: 'POST',
             headers: {
                 'content-type': contentType,
@@ -306,6 +309,32 @@ describe('real responses match docs/openapi.yaml', () => {
             // The page stays public: it asks for the token itself.
             assert.equal((await request(`${locked.url}/`)).status, 200);
         });
+    });
+
+    test('rate limit: 429 with Retry-After on both ingest endpoints', async () => {
+        const limited = await startHocvud({
+            dbUrl: srv.dbUrl,
+            redisUrl: srv.redisUrl,
+            secrets: srv.secrets,
+            pepper: srv.pepper,
+            env: { HOCVU_RATE_LIMIT: '1', HOCVU_RATE_BURST: '1' },
+        });
+        try {
+            await withLogs(limited, async () => {
+                const statuses = [];
+                for (let i = 0; i < 4; i++) {
+                    const r = await postEvent(limited.url, { secret: limited.secret, body: event() });
+                    conforms('post', '/v1/events', r, `limited #${i}`);
+                    statuses.push(r.status);
+                }
+                assert.ok(statuses.includes(429), `statuses ${statuses}`);
+                const b = await postBatchTo(limited, [{ id: `line-${newMessageId()}`, ...event() }]);
+                conforms('post', '/v1/events/batch', b, 'limited');
+                assert.equal(b.status, 429, b.text);
+            });
+        } finally {
+            await limited.stop();
+        }
     });
 
     test('operations and the page', async () => {
