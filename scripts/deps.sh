@@ -7,10 +7,13 @@
 # Sourcing it only defines HOCVU_APT_PACKAGES and the functions (used by .ci/run).
 set -euo pipefail
 
-# Every Debian package the project needs, in one place. HOCVU_EXTRA_APT_PACKAGES adds more
+# Every Debian package the project needs, in one place: build, servers, the browser test
+# (chromium + a font with Vietnamese glyphs), promtool (prometheus), the multi-instance test
+# (haproxy) and the fuzzers (clang with its runtime). HOCVU_EXTRA_APT_PACKAGES adds more
 # (CI adds clang-format).
 HOCVU_APT_PACKAGES="build-essential cmake pkg-config libevent-dev libpq-dev libssl-dev
-libjansson-dev libhiredis-dev postgresql redis-server nodejs npm curl ca-certificates openssl"
+libjansson-dev libhiredis-dev postgresql redis-server nodejs npm curl ca-certificates openssl
+chromium fonts-dejavu-core prometheus haproxy clang libclang-rt-14-dev"
 
 # Prints, one per line, the packages to hand to apt-get install. Node.js from another source
 # (e.g. NodeSource, whose nodejs bundles npm and conflicts with Debian's npm) counts as

@@ -26,7 +26,7 @@ HV_MUST_CHECK bool hv_citizen_valid(const char *s, size_t n, int event_year, int
 int hv_citizen_birth_year(const char *id12);
 
 /* Masks for logs: first 3 and last 2 digits kept, the rest '*': "092*******45". out[13].
- * Input of any other length is masked entirely ("***"). */
+ * Input that is not exactly 12 ASCII digits is masked entirely ("***"). */
 void hv_citizen_mask(const char *s, size_t n, char out[16]);
 
 /* Per-thread pseudonymiser: HMAC-SHA256 keyed by the pepper. Not thread-safe. */

@@ -37,23 +37,24 @@ typedef struct hv_config {
     char *read_tokens[HV_MAX_READ_TOKENS]; /* owned */
     int64_t timestamp_tolerance;
     int threads;
-    int batch_max;        /* events per database transaction */
+    int batch_max; /* events per database transaction */
     int snapshot_interval_ms;
     int log_level;
     char *tls_cert, *tls_key; /* owned; NULL = plain HTTP */
     int rate_limit;           /* ingest requests/s per client address; 0 = off */
     int rate_burst;
-    char *config_file;        /* owned; NULL if none */
+    char *config_file; /* owned; NULL if none */
 } hv_config_t;
 
 typedef enum hv_config_status {
     HV_CONFIG_OK = 0,
-    HV_CONFIG_EXIT_OK,  /* --help or --version was printed */
-    HV_CONFIG_ERROR,    /* the message is in err */
+    HV_CONFIG_EXIT_OK, /* --help or --version was printed */
+    HV_CONFIG_ERROR,   /* the message is in err */
 } hv_config_status_t;
 
 /* Builds the configuration from defaults, the environment, the optional config file
- * (HOCVU_CONFIG_FILE / --config: VAR=value lines) and argv, each overriding the previous. Prints --help and
+ * (HOCVU_CONFIG_FILE / --config: VAR=value lines) and argv, each overriding the previous. Prints
+ * --help and
  * --version to stdout itself. On HV_CONFIG_ERROR, err holds one line naming the setting at
  * fault, never its value. The caller frees with hv_config_free(). */
 hv_config_status_t hv_config_load(hv_config_t *cfg, int argc, char **argv, char *err,
@@ -62,7 +63,7 @@ void hv_config_free(hv_config_t *cfg);
 
 /* Settings that SIGHUP applies to a running service; the rest need a restart. */
 #define HV_CONFIG_RELOADABLE                                                                       \
-    "HOCVU_WEBHOOK_SECRETS, HOCVU_READ_TOKENS, HOCVU_TIMESTAMP_TOLERANCE, HOCVU_RATE_LIMIT, "       \
+    "HOCVU_WEBHOOK_SECRETS, HOCVU_READ_TOKENS, HOCVU_TIMESTAMP_TOLERANCE, HOCVU_RATE_LIMIT, "      \
     "HOCVU_RATE_BURST, HOCVU_LOG_LEVEL"
 
 /* Parses "redis://[:password@]host[:port][/db]" or "unix:/path[?db=N]". Returns 0 or -1. */

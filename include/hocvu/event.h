@@ -36,7 +36,7 @@ typedef enum hv_group {
  * here, in request memory, until it is pseudonymised; hv_event_wipe() clears it. */
 typedef struct hv_event {
     hv_event_kind_t kind;
-    int64_t ts;       /* Unix seconds of `timestamp`; 0 if absent (revocations may omit it) */
+    int64_t ts; /* Unix seconds of `timestamp`; 0 if absent (revocations may omit it) */
     bool has_ts;
     char citizen_id[16];
     char ward_code[8]; /* as sent; "" if absent (revocations) */
@@ -46,16 +46,16 @@ typedef struct hv_event {
     hv_date_t birth_date;
     int birth_year; /* from the citizen id */
     char course_id[HV_COURSE_ID_MAX + 1];
-    double score; /* -1 if absent; otherwise 0..100 */
-    bool adult; /* issued only: 18+ on the certificate's Vietnam-time date */
+    double score;  /* -1 if absent; otherwise 0..100 */
+    bool adult;    /* issued only: 18+ on the certificate's Vietnam-time date */
     hv_date_t day; /* issued only: Vietnam-time date of ts */
 } hv_event_t;
 
 /* Why an event was refused: HTTP status, contract code, the JSON path of the field at fault
  * (static string, NULL if none), and a human-readable detail (static or in detail_buf). */
 typedef struct hv_event_error {
-    int status;       /* 400 or 422 */
-    const char *code; /* "invalid_json", "invalid_event", "invalid_citizen_id", ... */
+    int status;        /* 400 or 422 */
+    const char *code;  /* "invalid_json", "invalid_event", "invalid_citizen_id", ... */
     const char *field; /* e.g. "data.citizen_id"; NULL if not about one field */
     char detail[160];
 } hv_event_error_t;

@@ -14,7 +14,7 @@
 typedef struct hv_ndjson {
     const char *data; /* borrowed */
     size_t len;
-    size_t off;  /* start of the next unread physical line */
+    size_t off;   /* start of the next unread physical line */
     long line_no; /* physical line number of the last line consumed (0 before the first) */
 } hv_ndjson_t;
 

@@ -18,7 +18,7 @@ void hv_ratelimit_free(hv_ratelimit_t *rl);
 /* Takes one token for `client` (borrowed NUL-terminated address) at time now_us. Returns true
  * when allowed; otherwise false and *retry_after_s holds whole seconds until a token is back.
  * rate <= 0 always allows. Thread-safe. */
-bool hv_ratelimit_take(hv_ratelimit_t *rl, const char *client, int rate, int burst,
-                       int64_t now_us, int *retry_after_s);
+bool hv_ratelimit_take(hv_ratelimit_t *rl, const char *client, int rate, int burst, int64_t now_us,
+                       int *retry_after_s);
 
 #endif

@@ -40,19 +40,19 @@ typedef struct hv_ward_stats {
 } hv_ward_stats_t;
 
 typedef struct hv_snapshot {
-    int refs;               /* atomic */
-    hv_wardtab_t *wards;    /* owned; the ward table used to validate events */
-    int64_t as_of;          /* Unix seconds when the counters were last seen to change */
-    uint64_t data_hash;     /* changes whenever any counter or ward attribute changes */
+    int refs;            /* atomic */
+    hv_wardtab_t *wards; /* owned; the ward table used to validate events */
+    int64_t as_of;       /* Unix seconds when the counters were last seen to change */
+    uint64_t data_hash;  /* changes whenever any counter or ward attribute changes */
     int64_t target;
     int64_t certified_adults, certified_total;
     int64_t group_adults[5];
-    hv_ward_stats_t *stats; /* owned; stats[i] describes wards->wards[i] */
-    size_t *ranked;         /* owned; indices into stats in rank order */
+    hv_ward_stats_t *stats;      /* owned; stats[i] describes wards->wards[i] */
+    size_t *ranked;              /* owned; indices into stats in rank order */
     hv_day_point_t *city_series; /* owned, sorted */
     size_t n_city_series;
-    hv_doc_t progress;      /* GET /v1/progress */
-    hv_doc_t wards_doc;     /* GET /v1/wards */
+    hv_doc_t progress;  /* GET /v1/progress */
+    hv_doc_t wards_doc; /* GET /v1/wards */
 } hv_snapshot_t;
 
 /* One aggregated counter row as fetched: either per (ward, group) with day = HV_NO_DAY, or per
@@ -74,8 +74,8 @@ void hv_snapshot_release(hv_snapshot_t *s);
 /* One ward with by_group and its last 30 days up to `today`; false if no such current ward. */
 bool hv_snapshot_ward_json(const hv_snapshot_t *s, const char *code, int32_t today, hv_buf_t *out);
 /* Daily new and cumulative certified adults of a ward (code) or the city (NULL) from..to. */
-void hv_snapshot_timeseries_json(const hv_snapshot_t *s, const char *code, int32_t from,
-                                 int32_t to, hv_buf_t *out);
+void hv_snapshot_timeseries_json(const hv_snapshot_t *s, const char *code, int32_t from, int32_t to,
+                                 hv_buf_t *out);
 /* First day with data for a ward (or the city); `dflt` if none. */
 int32_t hv_snapshot_first_day(const hv_snapshot_t *s, const char *code, int32_t dflt);
 /* The ranked ward table as CSV (UTF-8 with BOM, CRLF), for spreadsheets. */

@@ -42,7 +42,8 @@ void hv_buf_json_str(hv_buf_t *b, const char *s, size_t n);
 /* Standard base64 (RFC 4648 §4, with padding). Decode accepts padded input only and returns the
  * number of bytes written, or -1 on malformed input or if it would exceed `cap`. */
 HV_MUST_CHECK long hv_b64_decode(const char *in, size_t inlen, uint8_t *out, size_t cap);
-/* Writes NUL-terminated base64 of in[0..n) to out; out needs 4*((n+2)/3)+1 bytes. Returns length. */
+/* Writes NUL-terminated base64 of in[0..n) to out; out needs 4*((n+2)/3)+1 bytes. Returns length.
+ */
 size_t hv_b64_encode(const uint8_t *in, size_t n, char *out);
 /* Lowercase hex; out needs 2n+1 bytes. */
 void hv_hex_encode(const uint8_t *in, size_t n, char *out);

@@ -16,8 +16,8 @@
 
 typedef struct hv_ward {
     char code[HV_WARD_CODE_LEN + 1];
-    char *name;      /* owned, UTF-8 */
-    char *type;      /* owned: "phuong", "xa", "dac_khu", ... */
+    char *name;         /* owned, UTF-8 */
+    char *type;         /* owned: "phuong", "xa", "dac_khu", ... */
     int64_t population; /* -1 if missing or flagged implausible */
     int64_t target;     /* -1 if not imported */
 } hv_ward_t;

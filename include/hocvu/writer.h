@@ -32,15 +32,15 @@ struct hv_write_item {
     hv_event_kind_t kind;
     char cert_id[HV_CERT_ID_MAX + 1];
     char person_hex[65];
-    char ward[8];      /* resolved current ward; "" for revocations */
-    int grp;           /* 1..4; 0 for revocations */
+    char ward[8]; /* resolved current ward; "" for revocations */
+    int grp;      /* 1..4; 0 for revocations */
     bool has_ts;
-    int64_t ts;        /* Unix seconds */
-    int32_t day;       /* Vietnam-time day, days since 1970-01-01 */
+    int64_t ts;  /* Unix seconds */
+    int32_t day; /* Vietnam-time day, days since 1970-01-01 */
     bool adult;
     char course_id[HV_COURSE_ID_MAX + 1]; /* "" if absent */
-    double score;      /* < 0 if absent */
-    bool lookup_only;  /* only ask whether `id` was accepted: DUPLICATE or NOT_FOUND */
+    double score;                         /* < 0 if absent */
+    bool lookup_only; /* only ask whether `id` was accepted: DUPLICATE or NOT_FOUND */
     hv_write_cb cb;
     void *arg;
     hv_write_item_t *next; /* writer-owned link while queued or in flight */

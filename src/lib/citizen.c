@@ -65,9 +65,14 @@ bool hv_citizen_valid(const char *s, size_t n, int event_year, int *birth_year)
     return true;
 }
 
+/* Only an all-digit id keeps its ends: anything else came from a sender we cannot trust, and
+ * copying its bytes would put NULs, line breaks or terminal escapes into a log line. */
 void hv_citizen_mask(const char *s, size_t n, char out[16])
 {
-    if (n != HV_CITIZEN_LEN) {
+    bool digits = n == HV_CITIZEN_LEN;
+    for (size_t i = 0; digits && i < n; i++)
+        digits = s[i] >= '0' && s[i] <= '9';
+    if (!digits) {
         memcpy(out, "***", 4);
         return;
     }

@@ -20,7 +20,7 @@ typedef struct opt_def {
     const char *env;
     const char *flag;
     opt_kind_t kind;
-    const char *def; /* NULL = required */
+    const char *def;    /* NULL = required */
     long long min, max; /* OPT_INT range */
     const char *help;
 } opt_def_t;
@@ -52,10 +52,10 @@ static const opt_def_t opts[O_COUNT] = {
                   "host:port to serve HTTP on"},
     [O_DATABASE_URL] = {"HOCVU_DATABASE_URL", "--database-url", OPT_SECRET, "postgresql:///hocvu",
                         0, 0, "libpq conninfo or URI of the primary"},
-    [O_READ_DATABASE_URL] = {"HOCVU_READ_DATABASE_URL", "--read-database-url", OPT_SECRET, "", 0,
-                             0, "optional conninfo for reads (snapshot); default: the primary"},
-    [O_REDIS_URL] = {"HOCVU_REDIS_URL", "--redis-url", OPT_SECRET, "redis://127.0.0.1:6379/0", 0,
-                     0, "redis://[:password@]host:port/db or unix:/path"},
+    [O_READ_DATABASE_URL] = {"HOCVU_READ_DATABASE_URL", "--read-database-url", OPT_SECRET, "", 0, 0,
+                             "optional conninfo for reads (snapshot); default: the primary"},
+    [O_REDIS_URL] = {"HOCVU_REDIS_URL", "--redis-url", OPT_SECRET, "redis://127.0.0.1:6379/0", 0, 0,
+                     "redis://[:password@]host:port/db or unix:/path"},
     [O_WEBHOOK_SECRETS] = {"HOCVU_WEBHOOK_SECRETS", "--webhook-secrets", OPT_SECRET, NULL, 0, 0,
                            "space-separated whsec_ secrets; any one verifies (required)"},
     [O_ID_PEPPER] = {"HOCVU_ID_PEPPER", "--id-pepper", OPT_SECRET, NULL, 0, 0,
@@ -64,8 +64,8 @@ static const opt_def_t opts[O_COUNT] = {
                   "city target of certified adults"},
     [O_READ_TOKENS] = {"HOCVU_READ_TOKENS", "--read-tokens", OPT_SECRET, "", 0, 0,
                        "space-separated bearer tokens for read APIs; empty = public"},
-    [O_TIMESTAMP_TOLERANCE] = {"HOCVU_TIMESTAMP_TOLERANCE", "--timestamp-tolerance", OPT_INT,
-                               "300", 1, 86400, "seconds of allowed webhook-timestamp skew"},
+    [O_TIMESTAMP_TOLERANCE] = {"HOCVU_TIMESTAMP_TOLERANCE", "--timestamp-tolerance", OPT_INT, "300",
+                               1, 86400, "seconds of allowed webhook-timestamp skew"},
     [O_THREADS] = {"HOCVU_THREADS", "--threads", OPT_INT, "0", 0, 64,
                    "event-loop threads; 0 = one per CPU"},
     [O_BATCH_MAX] = {"HOCVU_BATCH_MAX", "--batch-max", OPT_INT, "1000", 1, 10000,
@@ -100,8 +100,8 @@ static void print_help(void)
             printf(" [default: %s]", o->def);
         printf("\n");
     }
-    printf("  %-24s %-28s %s\n  %-24s %-28s %s\n", "--help", "", "show this help", "--version",
-           "", "show the version");
+    printf("  %-24s %-28s %s\n  %-24s %-28s %s\n", "--help", "", "show this help", "--version", "",
+           "show the version");
 }
 
 /* Finds the option a flag names. `arg` is "--flag" or "--flag=value"; *inline_val receives the
@@ -235,8 +235,8 @@ static int split_tokens(const char *s, char **out, int max)
     return n;
 }
 
-static hv_config_status_t hv_config_load_with(hv_config_t *cfg, int argc, char **argv,
-                                              char **owned, char *err, size_t errlen);
+static hv_config_status_t hv_config_load_with(hv_config_t *cfg, int argc, char **argv, char **owned,
+                                              char *err, size_t errlen);
 
 /* Reads a file of VAR=value lines (blank lines and '#' comments ignored, optional matching
  * quotes around the value) and applies every known variable to val[], storing the copies it
@@ -302,8 +302,7 @@ failed:
     return rc;
 }
 
-hv_config_status_t hv_config_load(hv_config_t *cfg, int argc, char **argv, char *err,
-                                  size_t errlen)
+hv_config_status_t hv_config_load(hv_config_t *cfg, int argc, char **argv, char *err, size_t errlen)
 {
     hv_config_status_t st;
     char *owned[O_COUNT] = {0};
@@ -319,8 +318,8 @@ hv_config_status_t hv_config_load(hv_config_t *cfg, int argc, char **argv, char 
 
 /* The body of hv_config_load: defaults, then the environment, then the config file, then the
  * flags. Strings read from the file live in owned[] until the caller frees them. */
-static hv_config_status_t hv_config_load_with(hv_config_t *cfg, int argc, char **argv,
-                                              char **owned, char *err, size_t errlen)
+static hv_config_status_t hv_config_load_with(hv_config_t *cfg, int argc, char **argv, char **owned,
+                                              char *err, size_t errlen)
 {
     const char *val[O_COUNT];
     long long v;

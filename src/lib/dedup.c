@@ -101,7 +101,8 @@ static void auth_or_select_cb(redisAsyncContext *ac, void *r, void *privdata)
 
     if (reply && reply->type == REDIS_REPLY_ERROR && d && ac == d->ac) {
         note_down(d, reply->str);
-        __atomic_store_n(&d->connected, false, __ATOMIC_RELAXED); /* wrong password or db: never trust this connection */
+        __atomic_store_n(&d->connected, false,
+                         __ATOMIC_RELAXED); /* wrong password or db: never trust this connection */
     }
 }
 

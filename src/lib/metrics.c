@@ -8,25 +8,36 @@
 #include <string.h>
 
 static const char *const route_names[HV_ROUTE_COUNT] = {
-    "events",    "events_batch", "progress", "wards",  "ward",    "timeseries", "report",
-    "stream",    "dashboard",    "healthz",  "readyz", "metrics", "other",
+    "events", "events_batch", "progress", "wards",  "ward",    "timeseries", "report",
+    "stream", "dashboard",    "healthz",  "readyz", "metrics", "other",
 };
 
 static const int statuses[HV_METRICS_NSTATUS] = {200, 304, 400, 401, 404, 405, 409,
                                                  413, 415, 422, 429, 500, 503, 0};
 
 static const char *const codes[HV_METRICS_NCODES] = {
-    "invalid_json",       "invalid_event",          "invalid_signature", "stale_timestamp",
-    "payload_too_large",  "certificate_conflict",   "unsupported_media_type",
-    "invalid_citizen_id", "unknown_ward",           "ambiguous_ward",    "invalid_group",
-    "invalid_timestamp",  "invalid_birth_date",     "unavailable",       "rate_limited",
-    "method_not_allowed", "other",
+    "invalid_json",
+    "invalid_event",
+    "invalid_signature",
+    "stale_timestamp",
+    "payload_too_large",
+    "certificate_conflict",
+    "unsupported_media_type",
+    "invalid_citizen_id",
+    "unknown_ward",
+    "ambiguous_ward",
+    "invalid_group",
+    "invalid_timestamp",
+    "invalid_birth_date",
+    "unavailable",
+    "rate_limited",
+    "method_not_allowed",
+    "other",
 };
 
 /* Upper bounds of the histogram buckets (the last is +Inf). */
-static const double batch_bounds[HV_METRICS_NBUCKETS - 1] = {1,   2,    5,    10,   20,   50,
-                                                             100, 200,  500,  1000, 2000, 5000,
-                                                             10000};
+static const double batch_bounds[HV_METRICS_NBUCKETS - 1] = {1,   2,   5,    10,   20,   50,   100,
+                                                             200, 500, 1000, 2000, 5000, 10000};
 static const double commit_bounds[HV_METRICS_NBUCKETS - 1] = {
     0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5};
 
@@ -89,8 +100,7 @@ static void histogram(hv_buf_t *out, const char *name, const char *help, const d
         else
             hv_buf_printf(out, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)cum);
     }
-    hv_buf_printf(out, "%s_sum %.6f\n%s_count %llu\n", name, sum, name,
-                  (unsigned long long)count);
+    hv_buf_printf(out, "%s_sum %.6f\n%s_count %llu\n", name, sum, name, (unsigned long long)count);
 }
 
 void hv_metrics_render(hv_buf_t *out, hv_metrics_t *const *workers, int n,
@@ -155,8 +165,9 @@ void hv_metrics_render(hv_buf_t *out, hv_metrics_t *const *workers, int n,
                   "# TYPE hocvu_snapshot_age_seconds gauge\nhocvu_snapshot_age_seconds %.3f\n"
                   "# HELP hocvu_certified_adults Certified adults in the current snapshot.\n"
                   "# TYPE hocvu_certified_adults gauge\nhocvu_certified_adults %lld\n"
-                  "# HELP hocvu_certified_total Certified persons in the current snapshot.\n"
-                  "# TYPE hocvu_certified_total gauge\nhocvu_certified_total %lld\n"
+                  "# HELP hocvu_certified_persons Certified persons (adults and minors) in the "
+                  "current snapshot.\n"
+                  "# TYPE hocvu_certified_persons gauge\nhocvu_certified_persons %lld\n"
                   "# HELP hocvu_stream_clients Open /v1/stream connections.\n"
                   "# TYPE hocvu_stream_clients gauge\nhocvu_stream_clients %d\n"
                   "# HELP hocvu_redis_dedup_total Redis fast-path lookups by result.\n"

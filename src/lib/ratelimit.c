@@ -57,8 +57,8 @@ static uint64_t hash_key(const char *s)
     return h;
 }
 
-bool hv_ratelimit_take(hv_ratelimit_t *rl, const char *client, int rate, int burst,
-                       int64_t now_us, int *retry_after_s)
+bool hv_ratelimit_take(hv_ratelimit_t *rl, const char *client, int rate, int burst, int64_t now_us,
+                       int *retry_after_s)
 {
     uint64_t h;
     rl_stripe_t *st;

@@ -64,7 +64,7 @@ typedef struct hv_worker {
     struct evhttp_bound_socket *listener;
     hv_writer_t *writer;
     hv_dedup_t *dedup;
-    hv_sig_verifier_t *sig;   /* rebuilt when a reload changes the secrets */
+    hv_sig_verifier_t *sig; /* rebuilt when a reload changes the secrets */
     hv_pseudonymizer_t *pseud;
     /* This worker's copy of the reloadable settings (see worker_sync_live). */
     uint64_t live_gen;
@@ -72,16 +72,16 @@ typedef struct hv_worker {
     int rate_limit, rate_burst;
     int n_tokens;
     char *tokens[HV_MAX_READ_TOKENS]; /* owned copies */
-    struct event *stop_ev;    /* activated from the main thread */
-    struct event *deadline_ev;/* drain deadline */
+    struct event *stop_ev;            /* activated from the main thread */
+    struct event *deadline_ev;        /* drain deadline */
     uint64_t req_seq;
-    hv_metrics_t metrics;     /* written by this worker only */
+    hv_metrics_t metrics;          /* written by this worker only */
     struct stream_client *streams; /* open /v1/stream clients (owned list) */
-    int n_streams;            /* atomic: read by other workers' /metrics */
-    struct event *stream_ev;  /* periodic SSE push */
-    int inflight;             /* requests waiting on Redis or PostgreSQL */
+    int n_streams;                 /* atomic: read by other workers' /metrics */
+    struct event *stream_ev;       /* periodic SSE push */
+    int inflight;                  /* requests waiting on Redis or PostgreSQL */
     bool draining;
-    bool closing;             /* tearing down: callbacks must not start new work */
+    bool closing; /* tearing down: callbacks must not start new work */
 } hv_worker_t;
 
 struct hv_server {
@@ -89,10 +89,10 @@ struct hv_server {
     int argc;               /* for re-reading the configuration on SIGHUP */
     char **argv;
     pthread_mutex_t live_lock;
-    hv_config_t *live;      /* owned; the last reloaded configuration, NULL = cfg */
-    uint64_t live_gen;      /* atomic; bumped by each successful reload */
+    hv_config_t *live; /* owned; the last reloaded configuration, NULL = cfg */
+    uint64_t live_gen; /* atomic; bumped by each successful reload */
     hv_ratelimit_t *rl;
-    SSL_CTX *ssl;           /* NULL = plain HTTP */
+    SSL_CTX *ssl; /* NULL = plain HTTP */
     hv_snapstore_t *snap;
     hv_worker_t *workers;
     int n_workers;
@@ -127,19 +127,32 @@ typedef struct reqctx {
 static const char *status_text(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Content Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 429: return "Too Many Requests";
-    case 503: return "Service Unavailable";
-    default: return "Error";
+    case 200:
+        return "OK";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Content Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Content";
+    case 429:
+        return "Too Many Requests";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Error";
     }
 }
 
@@ -147,8 +160,7 @@ static int64_t since_us(const struct timespec *start)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    return (int64_t)(now.tv_sec - start->tv_sec) * 1000000 +
-           (now.tv_nsec - start->tv_nsec) / 1000;
+    return (int64_t)(now.tv_sec - start->tv_sec) * 1000000 + (now.tv_nsec - start->tv_nsec) / 1000;
 }
 
 /* Records one reply in the metrics and, by level, in the log. */
@@ -169,14 +181,22 @@ static void access_log(hv_worker_t *w, hv_route_t route, const char *reqid, cons
 static const char *method_name(struct evhttp_request *req)
 {
     switch (evhttp_request_get_command(req)) {
-    case EVHTTP_REQ_GET: return "GET";
-    case EVHTTP_REQ_POST: return "POST";
-    case EVHTTP_REQ_HEAD: return "HEAD";
-    case EVHTTP_REQ_PUT: return "PUT";
-    case EVHTTP_REQ_DELETE: return "DELETE";
-    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
-    case EVHTTP_REQ_PATCH: return "PATCH";
-    default: return "OTHER";
+    case EVHTTP_REQ_GET:
+        return "GET";
+    case EVHTTP_REQ_POST:
+        return "POST";
+    case EVHTTP_REQ_HEAD:
+        return "HEAD";
+    case EVHTTP_REQ_PUT:
+        return "PUT";
+    case EVHTTP_REQ_DELETE:
+        return "DELETE";
+    case EVHTTP_REQ_OPTIONS:
+        return "OPTIONS";
+    case EVHTTP_REQ_PATCH:
+        return "PATCH";
+    default:
+        return "OTHER";
     }
 }
 
@@ -279,8 +299,7 @@ static void pending_reply(pending_t *p, hv_outcome_t outcome)
     case HV_OUT_UNAVAILABLE:
         status = 503;
         code = "unavailable";
-        evhttp_add_header(evhttp_request_get_output_headers(p->req), "Retry-After",
-                          HV_RETRY_AFTER);
+        evhttp_add_header(evhttp_request_get_output_headers(p->req), "Retry-After", HV_RETRY_AFTER);
         reply_problem_raw(p->req, p->reqid, w->draining, 503, code, NULL,
                           "the database is unavailable; nothing was stored, retry later", NULL);
         break;
@@ -580,9 +599,8 @@ static void batch_add_error(batch_req_t *b, int line, const char *id, const char
         b->cap_errors = b->cap_errors ? b->cap_errors * 2 : 16;
         b->errors = hv_xrealloc(b->errors, sizeof(*b->errors) * (size_t)b->cap_errors);
     }
-    b->errors[b->n_errors++] =
-        (batch_error_t){.line = line, .id = id && id[0] ? hv_xstrdup(id) : NULL, .code = code,
-                        .field = field};
+    b->errors[b->n_errors++] = (batch_error_t){
+        .line = line, .id = id && id[0] ? hv_xstrdup(id) : NULL, .code = code, .field = field};
     b->rejected++;
     hv_metrics_event(&b->w->metrics, code);
 }
@@ -619,8 +637,7 @@ static void batch_reply(batch_req_t *b)
                           "too many requests from this client; retry later", NULL);
     } else if (b->unavailable) {
         status = 503;
-        evhttp_add_header(evhttp_request_get_output_headers(b->req), "Retry-After",
-                          HV_RETRY_AFTER);
+        evhttp_add_header(evhttp_request_get_output_headers(b->req), "Retry-After", HV_RETRY_AFTER);
         reply_problem_raw(b->req, b->reqid, w->draining, 503, "unavailable", NULL,
                           "the database is unavailable; some lines were not stored, retry the "
                           "batch",
@@ -647,7 +664,9 @@ static void batch_reply(batch_req_t *b)
         hv_buf_free(&out);
     }
     access_log(w, HV_ROUTE_BATCH, b->reqid, "POST", "/v1/events/batch", status,
-               status == 429 ? "rate_limited" : status == 503 ? "unavailable" : NULL,
+               status == 429   ? "rate_limited"
+               : status == 503 ? "unavailable"
+                               : NULL,
                since_us(&b->start));
     batch_free(b);
     w->inflight--;
@@ -1208,9 +1227,9 @@ static void handle_readyz(reqctx_t *rc)
     snap = hv_snapshot_acquire(rc->w->srv->snap);
     bool ready = db && snap && !rc->w->draining;
     hv_snapshot_release(snap);
-    int n = snprintf(body, sizeof(body), "{\"status\":\"%s\",\"postgres\":%s,\"redis\":%s}",
-                     ready ? "ready" : "unavailable", db ? "true" : "false",
-                     redis ? "true" : "false");
+    int n =
+        snprintf(body, sizeof(body), "{\"status\":\"%s\",\"postgres\":%s,\"redis\":%s}",
+                 ready ? "ready" : "unavailable", db ? "true" : "false", redis ? "true" : "false");
     if (!ready)
         evhttp_add_header(evhttp_request_get_output_headers(rc->req), "Retry-After",
                           HV_RETRY_AFTER);
@@ -1261,10 +1280,10 @@ static void route(struct evhttp_request *req, void *arg)
     clock_gettime(CLOCK_MONOTONIC, &rc.start);
     worker_sync_live(w);
     /* Keep a caller's request id if it is short and plain; otherwise make one. */
-    if (given && strlen(given) < sizeof(reqid) && strspn(given,
-                                                         "abcdefghijklmnopqrstuvwxyz"
-                                                         "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                                         "0123456789-_.:") == strlen(given) &&
+    if (given && strlen(given) < sizeof(reqid) &&
+        strspn(given, "abcdefghijklmnopqrstuvwxyz"
+                      "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                      "0123456789-_.:") == strlen(given) &&
         given[0])
         snprintf(reqid, sizeof(reqid), "%s", given);
     else
@@ -1333,7 +1352,8 @@ static int listen_socket(const hv_config_t *cfg, char *err, size_t errlen)
     snprintf(port, sizeof(port), "%d", cfg->listen_port);
     rc = getaddrinfo(cfg->listen_host, port, &hints, &ai);
     if (rc != 0) {
-        snprintf(err, errlen, "could not resolve %.128s: %.64s", cfg->listen_host, gai_strerror(rc));
+        snprintf(err, errlen, "could not resolve %.128s: %.64s", cfg->listen_host,
+                 gai_strerror(rc));
         return -1;
     }
     fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -1348,8 +1368,8 @@ static int listen_socket(const hv_config_t *cfg, char *err, size_t errlen)
     return fd;
 
 failed:
-    snprintf(err, errlen, "could not listen on %.128s:%d: %.64s", cfg->listen_host, cfg->listen_port,
-             strerror(errno));
+    snprintf(err, errlen, "could not listen on %.128s:%d: %.64s", cfg->listen_host,
+             cfg->listen_port, strerror(errno));
     if (fd >= 0)
         close(fd);
     freeaddrinfo(ai);

@@ -139,8 +139,8 @@ static void put_ward_fields(hv_buf_t *b, const hv_ward_stats_t *r)
         hv_buf_printf(b, "%lld", (long long)r->target);
     else
         hv_buf_puts(b, "null");
-    hv_buf_printf(b, ",\"target_estimated\":%s,\"percent\":",
-                  r->target_estimated ? "true" : "false");
+    hv_buf_printf(b,
+                  ",\"target_estimated\":%s,\"percent\":", r->target_estimated ? "true" : "false");
     if (r->percent >= 0)
         put_percent(b, r->percent);
     else
@@ -212,7 +212,8 @@ hv_snapshot_t *hv_snapshot_build(hv_wardtab_t *wards, const hv_count_row_t *rows
         if (r->ward->target >= 0) {
             r->target = r->ward->target;
         } else if (r->ward->population > 0 && pop_sum > 0) {
-            r->target = llround((double)city_target * (double)r->ward->population / (double)pop_sum);
+            r->target =
+                llround((double)city_target * (double)r->ward->population / (double)pop_sum);
             r->target_estimated = true;
         }
         if (r->target > 0) {
@@ -237,10 +238,9 @@ hv_snapshot_t *hv_snapshot_build(hv_wardtab_t *wards, const hv_count_row_t *rows
                   (long long)city_target, (long long)s->certified_adults,
                   (long long)s->certified_total);
     put_percent(&b, 100.0 * (double)s->certified_adults / (double)city_target);
-    hv_buf_printf(&b, ",\"remaining\":%lld,",
-                  (long long)(s->certified_adults >= city_target
-                                  ? 0
-                                  : city_target - s->certified_adults));
+    hv_buf_printf(
+        &b, ",\"remaining\":%lld,",
+        (long long)(s->certified_adults >= city_target ? 0 : city_target - s->certified_adults));
     put_by_group(&b, s->group_adults);
     hv_buf_printf(&b, ",\"wards\":%zu,\"wards_at_target\":%d,", n, wards_at_target);
     put_as_of(&b, as_of);
@@ -316,8 +316,8 @@ int32_t hv_snapshot_first_day(const hv_snapshot_t *s, const char *code, int32_t 
     return s->n_city_series ? s->city_series[0].day : dflt;
 }
 
-void hv_snapshot_timeseries_json(const hv_snapshot_t *s, const char *code, int32_t from,
-                                 int32_t to, hv_buf_t *out)
+void hv_snapshot_timeseries_json(const hv_snapshot_t *s, const char *code, int32_t from, int32_t to,
+                                 hv_buf_t *out)
 {
     const hv_ward_stats_t *r = code ? find_stats(s, code) : NULL;
     char f[16], t[16];
@@ -436,8 +436,8 @@ static PGresult *query(hv_snapstore_t *st, const char *sql)
     if (PQresultStatus(res) != PGRES_TUPLES_OK && PQresultStatus(res) != PGRES_COMMAND_OK) {
         const char *m = PQresultErrorMessage(res);
         if (!st->logged_down)
-            hv_log(HV_LOG_ERROR, "snapshot query failed", "error=\"%.*s\"",
-                   (int)strcspn(m, "\n"), m);
+            hv_log(HV_LOG_ERROR, "snapshot query failed", "error=\"%.*s\"", (int)strcspn(m, "\n"),
+                   m);
         st->logged_down = true;
         PQclear(res);
         return NULL;
@@ -579,8 +579,8 @@ static int refresh(hv_snapstore_t *st)
         /* Nothing changed: keep the old snapshot, its as_of and its ETags. */
         hv_wardtab_free(wards);
     } else {
-        next = hv_snapshot_build(wards, rows, (size_t)n, st->cfg->target, (int64_t)time(NULL),
-                                 hash);
+        next =
+            hv_snapshot_build(wards, rows, (size_t)n, st->cfg->target, (int64_t)time(NULL), hash);
     }
     free(rows);
     hv_snapshot_release(prev);

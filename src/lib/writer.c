@@ -17,9 +17,9 @@
 #include "hocvu/log.h"
 #include "hocvu/metrics.h"
 
-#define HV_WRITER_RETRY_MS 500      /* reconnect interval */
-#define HV_WRITER_BATCH_TIMEOUT 15  /* seconds before an unanswered batch counts as lost */
-#define HV_WRITER_MAX_RETRIES 5     /* deadlock / serialization retries of one batch */
+#define HV_WRITER_RETRY_MS 500     /* reconnect interval */
+#define HV_WRITER_BATCH_TIMEOUT 15 /* seconds before an unanswered batch counts as lost */
+#define HV_WRITER_MAX_RETRIES 5    /* deadlock / serialization retries of one batch */
 #define HV_WRITER_NPARAMS 11
 
 /* Both statements are prepared once per connection with one simple-protocol round trip. */
@@ -43,24 +43,24 @@ struct hv_writer {
     char *name;              /* owned */
     int batch_max;
     writer_state_t state;
-    PGconn *conn;            /* owned; NULL when down */
-    struct event *sock_ev;   /* on PQsocket(conn); re-assigned as the socket may change */
-    struct event *retry_ev;  /* reconnect timer */
-    struct event *timeout_ev;/* batch timeout */
+    PGconn *conn;             /* owned; NULL when down */
+    struct event *sock_ev;    /* on PQsocket(conn); re-assigned as the socket may change */
+    struct event *retry_ev;   /* reconnect timer */
+    struct event *timeout_ev; /* batch timeout */
     int shard;
     bool want_write;
 
     hv_write_item_t *queue_head, *queue_tail; /* waiting */
     int queue_len;
-    hv_write_item_t *flight;                  /* the batch in flight, in ordinal order */
+    hv_write_item_t *flight; /* the batch in flight, in ordinal order */
     int flight_len;
-    bool flight_lookup;                       /* the batch is a ledger lookup */
+    bool flight_lookup; /* the batch is a ledger lookup */
     int flight_retries;
     struct timespec flight_start;
 
     hv_buf_t params[HV_WRITER_NPARAMS];
     char shard_param[8];
-    PGresult *result;         /* result of the batch in flight, until its end */
+    PGresult *result; /* result of the batch in flight, until its end */
     bool prepare_failed;
     bool logged_down;
     hv_writer_stats_t stats;
@@ -94,8 +94,7 @@ static int64_t elapsed_us(const struct timespec *start)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    return (int64_t)(now.tv_sec - start->tv_sec) * 1000000 +
-           (now.tv_nsec - start->tv_nsec) / 1000;
+    return (int64_t)(now.tv_sec - start->tv_sec) * 1000000 + (now.tv_nsec - start->tv_nsec) / 1000;
 }
 
 /* Calls back every item of a detached list with one outcome. The list must no longer be
@@ -282,8 +281,7 @@ static void writer_kick(hv_writer_t *w)
     w->flight_len = 0;
     w->flight_lookup = w->queue_head->lookup_only;
     for (hv_write_item_t *it = w->queue_head;
-         it && w->flight_len < w->batch_max && it->lookup_only == w->flight_lookup;
-         it = it->next) {
+         it && w->flight_len < w->batch_max && it->lookup_only == w->flight_lookup; it = it->next) {
         last = it;
         w->flight_len++;
     }
@@ -368,8 +366,8 @@ static void batch_done(hv_writer_t *w)
         send_batch(w);
         return;
     }
-    hv_log(HV_LOG_ERROR, "batch failed", "writer=%s sqlstate=%s events=%d error=\"%.*s\"",
-           w->name, code ? code : "?", w->flight_len, (int)strcspn(m, "\n"), m);
+    hv_log(HV_LOG_ERROR, "batch failed", "writer=%s sqlstate=%s events=%d error=\"%.*s\"", w->name,
+           code ? code : "?", w->flight_len, (int)strcspn(m, "\n"), m);
     PQclear(res);
     hv_write_item_t *flight = w->flight;
     w->flight = NULL;

@@ -28,8 +28,7 @@ static const query_case_t cases[] = {
     {"a=1&a=2", false, 0, NULL, NULL},
     {"k234567890123456789012345678901234=1", false, 0, NULL, NULL},
     {"a=1&b=1&c=1&d=1&e=1&f=1&g=1&h=1&i=1&j=1&k=1&l=1&m=1&n=1&o=1&p=1", true, 16, "p", "1"},
-    {"a=1&b=1&c=1&d=1&e=1&f=1&g=1&h=1&i=1&j=1&k=1&l=1&m=1&n=1&o=1&p=1&q=1", false, 0, NULL,
-     NULL},
+    {"a=1&b=1&c=1&d=1&e=1&f=1&g=1&h=1&i=1&j=1&k=1&l=1&m=1&n=1&o=1&p=1&q=1", false, 0, NULL, NULL},
 };
 
 int main(void)
@@ -47,7 +46,8 @@ int main(void)
         CHECK_MSG(q.n == c->n, "case %zu: %d params", i, q.n);
         if (c->key) {
             const char *v = hv_query_get(&q, c->key);
-            CHECK_MSG(v && strcmp(v, c->value) == 0, "case %zu: %s=%s", i, c->key, v ? v : "(null)");
+            CHECK_MSG(v && strcmp(v, c->value) == 0, "case %zu: %s=%s", i, c->key,
+                      v ? v : "(null)");
         }
     }
     /* A value exactly at the limit passes; one byte more fails. */
