@@ -48,6 +48,9 @@ DECLARE
     v_new_grp   smallint[];
     v_new_day   date[];
     v_new_adult boolean[];
+    v_has_revocations boolean;
+    v_maybe_conflict boolean;  -- a fresh issue did not insert its certificate
+    v_issued_persons bigint;   -- distinct persons of the inserted certificates
 BEGIN
     -- Stage 1: certificate buckets.
     PERFORM CASE WHEN b.excl THEN pg_advisory_xact_lock(1752590337, b.bucket)
@@ -73,6 +76,12 @@ BEGIN
     LEFT JOIN ins ON ins.id = f.id;
 
     -- Stage 3a: revocation tombstones (first revocation of a certificate id stands).
+    -- Statements that cannot change anything are skipped: small batches are dominated by
+    -- per-statement overhead.
+    v_has_revocations := 2 = ANY (p_kind);
+    IF NOT v_has_revocations THEN
+        v_revoked := array_fill(false, ARRAY[v_n]);
+    ELSE
     WITH ev AS (
         SELECT u.kind, u.cert, u.person, u.ts, u.id, u.n::int AS n
         FROM unnest(p_kind, p_cert, p_person, p_ts, p_id)
@@ -89,6 +98,7 @@ BEGIN
     FROM generate_series(1, v_n) AS g(n)
     LEFT JOIN cand c ON c.n = g.n
     LEFT JOIN ins ON ins.cert_id = c.cert;
+    END IF;
 
     -- Stage 3b: certificates (first issue of a certificate id stands).
     WITH ev AS (
@@ -109,17 +119,23 @@ BEGIN
         FROM cand ORDER BY cert
         ON CONFLICT (cert_id) DO NOTHING
         RETURNING cert_id)
-    SELECT array_agg(ins.cert_id IS NOT NULL ORDER BY g.n) INTO v_issued
+    SELECT array_agg(ins.cert_id IS NOT NULL ORDER BY g.n),
+           coalesce(bool_or(p_kind[g.n] = 1 AND v_fresh[g.n] AND ins.cert_id IS NULL), false)
+    INTO v_issued, v_maybe_conflict
     FROM generate_series(1, v_n) AS g(n)
     LEFT JOIN cand c ON c.n = g.n
     LEFT JOIN ins ON ins.cert_id = c.cert;
 
     -- Fresh issues that did not insert: same person = duplicate, another person = conflict.
+    IF NOT v_maybe_conflict THEN
+        v_conflict := array_fill(false, ARRAY[v_n]);
+    ELSE
     SELECT array_agg(c.person IS NOT NULL AND c.person <> decode(u.person, 'hex')
                      AND u.kind = 1 AND v_fresh[u.n] AND NOT v_issued[u.n]
                      ORDER BY u.n) INTO v_conflict
     FROM unnest(p_kind, p_cert, p_person) WITH ORDINALITY AS u(kind, cert, person, n)
     LEFT JOIN certificates c ON c.cert_id = u.cert AND u.kind = 1;
+    END IF;
 
     IF true = ANY (v_conflict) THEN
         -- A refused event is not accepted: forget its id so a corrected retry is judged anew.
@@ -151,15 +167,20 @@ BEGIN
         ON CONFLICT (person) DO NOTHING
         RETURNING person, ward, grp, day, adult)
     SELECT coalesce(array_agg(person), '{}'),
+           (SELECT count(DISTINCT person) FROM mine),
            array_agg(ward) FILTER (WHERE ward IS NOT NULL),
            array_agg(grp) FILTER (WHERE ward IS NOT NULL),
            array_agg(day) FILTER (WHERE ward IS NOT NULL),
            array_agg(adult) FILTER (WHERE ward IS NOT NULL)
-    INTO v_new, v_new_ward, v_new_grp, v_new_day, v_new_adult
+    INTO v_new, v_issued_persons, v_new_ward, v_new_grp, v_new_day, v_new_adult
     FROM ins;
 
     -- Stage 4b: everyone else whose attribution may change: lock them, then recompute from a
-    -- fresh snapshot (the statement after the lock sees every commit before it).
+    -- fresh snapshot (the statement after the lock sees every commit before it). Nobody else
+    -- when every issuing person was new and nothing was revoked.
+    IF NOT v_has_revocations AND cardinality(v_new) = v_issued_persons THEN
+        v_touched := '{}';
+    ELSE
     SELECT coalesce(array_agg(DISTINCT t.person ORDER BY t.person), '{}') INTO v_touched
     FROM (
         SELECT decode(u.person, 'hex') AS person
@@ -172,6 +193,7 @@ BEGIN
         WHERE v_revoked[u.n]) t
     LEFT JOIN unnest(v_new) AS nw(person) ON nw.person = t.person
     WHERE nw.person IS NULL;
+    END IF;
 
     IF cardinality(v_touched) > 0 THEN
         INSERT INTO persons (person)
