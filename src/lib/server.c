@@ -1340,7 +1340,11 @@ static void route(struct evhttp_request *req, void *arg)
 
 /* ---- workers ---- */
 
-static int listen_socket(const hv_config_t *cfg, char *err, size_t errlen)
+/* Binds a listening socket. With `shared`, SO_REUSEPORT lets every worker bind its own socket
+ * to the address (the kernel spreads connections between them); without it the bind fails when
+ * anyone listens there already, which is how start-up detects a port in use - SO_REUSEPORT
+ * alone would silently share the port with another process of the same user. */
+static int listen_socket(const hv_config_t *cfg, bool shared, char *err, size_t errlen)
 {
     struct addrinfo hints = {0}, *ai = NULL;
     char port[8];
@@ -1360,7 +1364,7 @@ static int listen_socket(const hv_config_t *cfg, char *err, size_t errlen)
     if (fd < 0)
         goto failed;
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+        (shared && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0))
         goto failed;
     if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0)
         goto failed;
@@ -1449,7 +1453,7 @@ static int worker_init(hv_server_t *srv, hv_worker_t *w, int index, char *err, s
     evhttp_set_gencb(w->http, route, w);
     if (srv->ssl)
         evhttp_set_bevcb(w->http, tls_bevcb, srv->ssl);
-    fd = listen_socket(cfg, err, errlen);
+    fd = listen_socket(cfg, true, err, errlen);
     if (fd < 0)
         return -1;
     w->listener = evhttp_accept_socket_with_handle(w->http, fd);
@@ -1621,6 +1625,16 @@ int hv_server_run(const hv_config_t *cfg, int argc, char **argv)
         fprintf(stderr, "hocvud: %s\n", err);
         srv.n_workers = 0;
         goto done;
+    }
+    /* Probe: fail now if the port is taken, before the workers share it among themselves. */
+    {
+        int probe = listen_socket(cfg, false, err, sizeof(err));
+        if (probe < 0) {
+            hv_log(HV_LOG_ERROR, "could not start", "error=\"%s\"", err);
+            fprintf(stderr, "hocvud: %s\n", err);
+            goto done;
+        }
+        close(probe);
     }
     srv.n_workers = cfg->threads;
     srv.workers = hv_xcalloc((size_t)srv.n_workers, sizeof(*srv.workers));
