@@ -99,8 +99,8 @@ static const event_case_t cases[] = {
      "invalid_event", "timestamp"},
     /* An explicit null on an optional member means absent. */
     {"revoked timestamp null",
-     "{\"type\":\"certificate.revoked\",\"timestamp\":null,\"data\":{" CID "," CERT "}}", false,
-     0, NULL, NULL},
+     "{\"type\":\"certificate.revoked\",\"timestamp\":null,\"data\":{" CID "," CERT "}}", false, 0,
+     NULL, NULL},
     {"issued timestamp null",
      "{\"type\":\"certificate.issued\",\"timestamp\":null,\"data\":{" BASE "}}", false, 400,
      "invalid_event", "timestamp"},
