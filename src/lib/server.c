@@ -34,6 +34,7 @@
 #include "hocvu/event.h"
 #include "hocvu/log.h"
 #include "hocvu/metrics.h"
+#include "hocvu/ndjson.h"
 #include "hocvu/query.h"
 #include "hocvu/ratelimit.h"
 #include "hocvu/signature.h"
@@ -706,7 +707,7 @@ static void handle_batch(reqctx_t *rc)
 {
     hv_worker_t *w = rc->w;
     const char *body;
-    size_t len, off, lines = 0;
+    size_t len, lines;
     hv_snapshot_t *snap;
     batch_req_t *b;
     int64_t now = (int64_t)time(NULL);
@@ -716,11 +717,7 @@ static void handle_batch(reqctx_t *rc)
                        "the batch is larger than 16 MiB", &len, now);
     if (!body)
         return;
-    for (off = 0; off < len; off++)
-        if (body[off] == '\n')
-            lines++;
-    if (len && body[len - 1] != '\n')
-        lines++;
+    lines = hv_ndjson_count_lines(body, len);
     if (lines > HV_MAX_BATCH_LINES) {
         problem(rc, 413, "payload_too_large", NULL, "the batch has more than 10000 lines", NULL);
         return;
@@ -740,28 +737,23 @@ static void handle_batch(reqctx_t *rc)
     b->items = hv_xcalloc(lines ? lines : 1, sizeof(*b->items));
     b->item_line = hv_xcalloc(lines ? lines : 1, sizeof(*b->item_line));
 
-    int line_no = 0;
-    for (off = 0; off < len;) {
-        const char *nl = memchr(body + off, '\n', len - off);
-        size_t end = nl ? (size_t)(nl - body) : len, n = end - off;
-        const char *line = body + off;
+    hv_ndjson_t split;
+    const char *line;
+    size_t n;
+    long line_no;
+    hv_ndjson_init(&split, body, len);
+    while (hv_ndjson_next(&split, &line, &n, &line_no)) {
+        hv_write_item_t *it = &b->items[b->n_items];
         refusal_t why;
 
-        line_no++;
-        off = end + 1;
-        if (n && line[n - 1] == '\r')
-            n--;
-        if (strspn(line, " \t") >= n)
-            continue; /* blank lines carry no event */
-        hv_write_item_t *it = &b->items[b->n_items];
         if (!prepare_event(w, snap, line, n, now, NULL, true, id, it, &why)) {
-            batch_add_error(b, line_no, id, why.code, why.field);
+            batch_add_error(b, (int)line_no, id, why.code, why.field);
             continue;
         }
         it->cb = on_batch_written;
         it->arg = b;
         it->lookup_only = b->limited;
-        b->item_line[b->n_items++] = line_no;
+        b->item_line[b->n_items++] = (int)line_no;
     }
     hv_snapshot_release(snap);
 
@@ -779,8 +771,8 @@ static void handle_batch(reqctx_t *rc)
     /* Items are independent; the writer groups them into transactions of batch_max. The last
      * callback frees b, so the loop bound is a local copy and b is not touched afterwards. */
     hv_write_item_t *items = b->items;
-    int n = b->n_items;
-    for (int i = 0; i < n; i++)
+    int n_items = b->n_items;
+    for (int i = 0; i < n_items; i++)
         hv_writer_submit(w->writer, &items[i]);
 }
 
