@@ -28,12 +28,18 @@ static void check_error(const hv_event_error_t *err, const hv_event_t *ev)
     static const char *const codes422[] = {"invalid_event", "invalid_citizen_id", "invalid_group",
                                            "invalid_timestamp", "invalid_birth_date"};
     static const char *const fields[] = {
-        NULL,           "id",
-        "type",         "data",
-        "timestamp",    "data.citizen_id",
-        "data.certificate_id", "data.ward_code",
-        "data.group",   "data.birth_date",
-        "data.course_id", "data.score",
+        NULL,
+        "id",
+        "type",
+        "data",
+        "timestamp",
+        "data.citizen_id",
+        "data.certificate_id",
+        "data.ward_code",
+        "data.group",
+        "data.birth_date",
+        "data.course_id",
+        "data.score",
     };
     FUZZ_ASSERT(err->status == 400 || err->status == 422);
     FUZZ_ASSERT(err->code != NULL);

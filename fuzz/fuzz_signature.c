@@ -9,7 +9,8 @@
 #include "hocvu/signature.h"
 
 /* The Standard Webhooks specification's test vector secret, and a second one for rotation. */
-#define SECRETS "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw whsec_dGVzdC1zZWNyZXQtMi0zMi1ieXRlcy1sb25nLWtleSE="
+#define SECRETS                                                                                    \
+    "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw whsec_dGVzdC1zZWNyZXQtMi0zMi1ieXRlcy1sb25nLWtleSE="
 #define NOW INT64_C(1614265330)
 #define TOLERANCE 300
 

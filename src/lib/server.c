@@ -644,7 +644,8 @@ static void batch_reply(batch_req_t *b)
                           "batch",
                           NULL);
     } else {
-        qsort(b->errors, (size_t)b->n_errors, sizeof(*b->errors), batch_error_cmp);
+        if (b->n_errors > 1)
+            qsort(b->errors, (size_t)b->n_errors, sizeof(*b->errors), batch_error_cmp);
         hv_buf_init(&out);
         hv_buf_printf(&out, "{\"accepted\":%d,\"duplicates\":%d,\"rejected\":%d,\"errors\":[",
                       b->accepted, b->duplicates, b->rejected);
@@ -1035,12 +1036,15 @@ static void stream_unlink(stream_client_t *c)
     __atomic_store_n(&w->n_streams, w->n_streams - 1, __ATOMIC_RELAXED);
 }
 
-/* libevent closed the connection (client gone, or write failed): forget the client. The
- * request is freed by libevent; we must not touch it. */
+/* libevent closed the connection (client gone, or write failed): forget the client. */
 static void stream_closed(struct evhttp_connection *evcon, void *arg)
 {
     stream_client_t *c = arg;
     stream_unlink(c);
+    /* A client gone mid-reply leaves the request unhooked from its connection, and libevent
+     * never frees an unhooked request whose reply was not finished: that is ours to do. */
+    if (!evhttp_request_get_connection(c->req))
+        evhttp_request_free(c->req);
     free(c);
 }
 

@@ -116,7 +116,8 @@ static void series_add(hv_day_point_t **s, size_t *n, size_t *cap, int32_t day, 
 static void series_finish(hv_day_point_t *s, size_t *n)
 {
     size_t k = 0;
-    qsort(s, *n, sizeof(*s), day_point_cmp);
+    if (*n > 1)
+        qsort(s, *n, sizeof(*s), day_point_cmp);
     for (size_t i = 0; i < *n; i++) {
         if (k && s[k - 1].day == s[i].day)
             s[k - 1].adults += s[i].adults;

@@ -82,17 +82,32 @@ static void test_provinces(void)
     CHECK(known == 63);
 }
 
+/* Lengths come from sizeof so inputs may hold NUL bytes. */
+#define MASK_CASE(in, want) (in), sizeof(in) - 1, (want)
+
+static const struct {
+    const char *in;
+    size_t n;
+    const char *want;
+} mask_cases[] = {
+    {MASK_CASE("092190012345", "092*******45")},
+    {MASK_CASE("09219001234", "***")},
+    {MASK_CASE("", "***")},
+    {MASK_CASE("0921900123456", "***")},
+    /* regressions (fuzz_citizen): 12 bytes that are not all digits were copied into the mask,
+     * so a NUL cut it short and control bytes reached the log line */
+    {MASK_CASE("092\00090012345", "***")},
+    {MASK_CASE("09\n19001234\x1b", "***")},
+    {MASK_CASE("0921900123a5", "***")},
+};
+
 static void test_mask(void)
 {
-    char out[16];
-    hv_citizen_mask("092190012345", 12, out);
-    CHECK_STR(out, "092*******45");
-    hv_citizen_mask("09219001234", 11, out);
-    CHECK_STR(out, "***");
-    hv_citizen_mask("", 0, out);
-    CHECK_STR(out, "***");
-    hv_citizen_mask("0921900123456", 13, out);
-    CHECK_STR(out, "***");
+    for (size_t i = 0; i < HV_ARRAY_LEN(mask_cases); i++) {
+        char out[16];
+        hv_citizen_mask(mask_cases[i].in, mask_cases[i].n, out);
+        CHECK_MSG(strcmp(out, mask_cases[i].want) == 0, "mask case %zu: \"%s\"", i, out);
+    }
 }
 
 static void test_pseudonymize(void)

@@ -11,8 +11,7 @@
 
 /* Lengths come from sizeof so bodies and lines may hold NUL bytes. */
 #define BODY(s) (s), sizeof(s) - 1
-#define LINE(no, s) {(no), (s), sizeof(s) - 1}
-#define NONE {0, NULL, 0}
+#define LINE(no, s) (no), (s), sizeof(s) - 1
 
 typedef struct ndjson_case {
     const char *body;
@@ -27,26 +26,26 @@ typedef struct ndjson_case {
 } ndjson_case_t;
 
 static const ndjson_case_t cases[] = {
-    {BODY(""), 0, 0, {NONE}},
-    {BODY("{}"), 1, 1, {LINE(1, "{}")}},
-    {BODY("{}\n"), 1, 1, {LINE(1, "{}")}},
-    {BODY("a\nb\nc"), 3, 3, {LINE(1, "a"), LINE(2, "b"), LINE(3, "c")}},
-    {BODY("a\r\nb\r\n"), 2, 2, {LINE(1, "a"), LINE(2, "b")}},
+    {BODY(""), 0, 0, {{0, NULL, 0}}},
+    {BODY("{}"), 1, 1, {{LINE(1, "{}")}}},
+    {BODY("{}\n"), 1, 1, {{LINE(1, "{}")}}},
+    {BODY("a\nb\nc"), 3, 3, {{LINE(1, "a")}, {LINE(2, "b")}, {LINE(3, "c")}}},
+    {BODY("a\r\nb\r\n"), 2, 2, {{LINE(1, "a")}, {LINE(2, "b")}}},
     /* blank lines (empty, spaces/tabs, a lone CR) are skipped but still numbered */
-    {BODY("\n\na\n \t \n\r\nb"), 6, 2, {LINE(3, "a"), LINE(6, "b")}},
-    {BODY("\n"), 1, 0, {NONE}},
-    {BODY("\n\n\n"), 3, 0, {NONE}},
-    {BODY("a\n   "), 2, 1, {LINE(1, "a")}},
-    {BODY("a\n \t\r"), 2, 1, {LINE(1, "a")}},
+    {BODY("\n\na\n \t \n\r\nb"), 6, 2, {{LINE(3, "a")}, {LINE(6, "b")}}},
+    {BODY("\n"), 1, 0, {{0, NULL, 0}}},
+    {BODY("\n\n\n"), 3, 0, {{0, NULL, 0}}},
+    {BODY("a\n   "), 2, 1, {{LINE(1, "a")}}},
+    {BODY("a\n \t\r"), 2, 1, {{LINE(1, "a")}}},
     /* only one CR before the LF is part of the line end; others stay in the line */
-    {BODY("a\r\r\n"), 1, 1, {LINE(1, "a\r")}},
-    {BODY(" \r \n"), 1, 1, {LINE(1, " \r ")}},
-    {BODY("\r"), 1, 0, {NONE}},
+    {BODY("a\r\r\n"), 1, 1, {{LINE(1, "a\r")}}},
+    {BODY(" \r \n"), 1, 1, {{LINE(1, " \r ")}}},
+    {BODY("\r"), 1, 0, {{0, NULL, 0}}},
     /* blanks around content are kept: the JSON parser judges them */
-    {BODY("  {} \n"), 1, 1, {LINE(1, "  {} ")}},
+    {BODY("  {} \n"), 1, 1, {{LINE(1, "  {} ")}}},
     /* a NUL byte is content, not a terminator */
-    {BODY(" \0 \n"), 1, 1, {LINE(1, " \0 ")}},
-    {BODY("x\0"), 1, 1, {LINE(1, "x\0")}},
+    {BODY(" \0 \n"), 1, 1, {{LINE(1, " \0 ")}}},
+    {BODY("x\0"), 1, 1, {{LINE(1, "x\0")}}},
 };
 
 /* Runs one case over a heap copy of exactly len bytes, so ASan would flag any read past the end
@@ -72,8 +71,8 @@ static void run_case(size_t idx, const ndjson_case_t *c)
         }
         size_t wn = c->want[got].tlen;
         CHECK_MSG(ln == c->want[got].line_no, "case %zu: line %d numbered %ld", idx, got, ln);
-        CHECK_MSG(n == wn && memcmp(line, c->want[got].text, n) == 0, "case %zu: line %d text",
-                  idx, got);
+        CHECK_MSG(n == wn && memcmp(line, c->want[got].text, n) == 0, "case %zu: line %d text", idx,
+                  got);
         CHECK(line >= copy && line + n <= copy + len);
         got++;
     }
