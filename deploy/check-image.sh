@@ -7,7 +7,7 @@
 # Usage: deploy/check-image.sh [--rebuild-base]
 #   --rebuild-base  debootstrap the base again even if debian:bookworm is already in storage
 # The base and the built image (localhost/hocvu:check) stay in buildah's storage, so a second run
-# reuses the base and the cached build layers; `buildah rmi` them to start from nothing.
+# skips the debootstrap; `buildah rmi` them to start from nothing.
 # Environment: HOCVU_DEBIAN_MIRROR (default: the machine's own Debian mirror from
 #   /etc/apt/sources.list*), BUILDAH_ISOLATION (default chroot: works as root inside a
 #   container, where buildah's default OCI runtime cannot create namespaces),
@@ -85,6 +85,20 @@ debian_mirror() {
     echo "${uri:-http://deb.debian.org/debian}"
 }
 
+# Deletes docs, manuals, translations and caches from a debootstrapped tree. Refuses anything
+# that is not a fresh debootstrap target under $WORK: these paths must never resolve on the host.
+slim_rootfs() {
+    local r=${1:?slim_rootfs needs a directory}
+    [[ "$r" == "$WORK"/* && -f "$r/etc/debian_version" && "$(cd "$r" && pwd -P)" != / ]] ||
+        fail "refusing to slim '$r': not a debootstrap tree under $WORK"
+    find "$r/usr/share/doc" -mindepth 1 ! -type d ! -name copyright -delete
+    find "$r/usr/share/doc" -mindepth 1 -type d -empty -delete
+    find "$r/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} +
+    rm -rf "${r:?}"/usr/share/{info,man,groff,linda,lintian} "${r:?}"/var/cache/apt/archives/*.deb \
+        "${r:?}"/var/cache/apt/*.bin "${r:?}"/var/lib/apt/lists/* "${r:?}"/var/log/*.log "${r:?}"/tmp/*
+    mkdir -p "$r/usr/share/man" "$r/usr/share/info"
+}
+
 # ---- 1. the base image ---------------------------------------------------------------------------
 if ((REBUILD_BASE)) || ! buildah inspect --type image "$BASE" >/dev/null 2>&1; then
     MIRROR=$(debian_mirror)
@@ -112,7 +126,15 @@ Suites: bookworm-security
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOF
-    rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* "$rootfs"/tmp/*
+    # Slim like debian:bookworm-slim (debuerreotype's --slimify): no manuals, docs or
+    # translations, now or in packages installed later; licences stay. Saves ~50 MB.
+    printf '%s\n' 'path-exclude /usr/share/doc/*' 'path-include /usr/share/doc/*/copyright' \
+        'path-exclude /usr/share/info/*' 'path-exclude /usr/share/man/*' \
+        'path-exclude /usr/share/groff/*' 'path-exclude /usr/share/linda/*' \
+        'path-exclude /usr/share/lintian/*' 'path-exclude /usr/share/locale/*' \
+        'path-include /usr/share/locale/locale.alias' \
+        >"$rootfs/etc/dpkg/dpkg.cfg.d/docker-slim"
+    slim_rootfs "$rootfs"
     # /dev, /proc and /sys are provided by the container runtime at run time.
     tar --numeric-owner -C "$rootfs" --exclude='./dev/*' --exclude='./proc/*' --exclude='./sys/*' \
         -cf "$WORK/rootfs.tar" .
@@ -132,14 +154,22 @@ fi
 
 # ---- 2. the image --------------------------------------------------------------------------------
 # --format docker: the OCI image format has no HEALTHCHECK field and buildah would drop it.
+# No --layers: every run builds from the base as CI would, and leaves no stale build-stage
+# images (about 750 MB each) behind.
 step "buildah bud --pull=never --isolation $BUILDAH_ISOLATION -t $IMAGE"
 B0=$SECONDS
-buildah bud --pull=never --format docker --layers --isolation "$BUILDAH_ISOLATION" \
+old_id=$(buildah images -q --no-trunc "$IMAGE" 2>/dev/null | head -n 1 || true)
+buildah bud --pull=never --format docker --isolation "$BUILDAH_ISOLATION" \
     -f "$ROOT/Dockerfile" -t "$IMAGE" "$ROOT" >"$WORK/bud.log" 2>&1 || {
     tail -n 40 "$WORK/bud.log" >&2
     fail "buildah bud failed (log above)"
 }
 BUILD_SECONDS=$((SECONDS - B0))
+# The previous build under this tag is now untagged: remove that one image, nothing else.
+new_id=$(buildah images -q --no-trunc "$IMAGE" | head -n 1)
+if [[ -n "$old_id" && "$old_id" != "$new_id" ]]; then
+    buildah rmi "$old_id" >/dev/null 2>&1 || true
+fi
 
 # ---- 3. what the image declares ------------------------------------------------------------------
 step "inspecting $IMAGE"
@@ -152,6 +182,7 @@ health=$(inspect '{{range .Docker.Config.Healthcheck.Test}}{{.}} {{end}}')
 [[ "$health" == *"/healthz"* ]] || fail "no HEALTHCHECK on /healthz (Healthcheck.Test='$health')"
 entry=$(inspect '{{range .Docker.Config.Entrypoint}}{{.}} {{end}}')
 [[ "$entry" == *hocvud* ]] || fail "ENTRYPOINT is not hocvud ('$entry')"
+# shellcheck disable=SC2016 # a Go template, not shell
 ports=$(inspect '{{range $p, $_ := .Docker.Config.ExposedPorts}}{{$p}} {{end}}')
 [[ "$ports" == *8080/tcp* ]] || fail "port 8080 not exposed ('$ports')"
 env=$(inspect '{{range .Docker.Config.Env}}{{.}} {{end}}')
@@ -189,6 +220,7 @@ probe=${health#CMD }
 probe=${probe//127.0.0.1:8080/127.0.0.1:$port}
 step "HEALTHCHECK command against hocvud on 127.0.0.1:$port inside the image"
 # The secret and pepper are throwaway values made and dropped inside this one container.
+# shellcheck disable=SC2016 # the script expands inside the container, not here
 buildah run --isolation "$BUILDAH_ISOLATION" \
     --env HOCVU_LISTEN="127.0.0.1:$port" \
     --env HOCVU_DATABASE_URL="postgresql://hocvu@127.0.0.1:1/hocvu?connect_timeout=1" \
@@ -201,7 +233,7 @@ buildah run --isolation "$BUILDAH_ISOLATION" \
         pid=$!
         ok=1
         for _ in $(seq 50); do
-            if '"$probe"'; then ok=0; break; fi
+            if '"$probe"' 2>/dev/null; then ok=0; break; fi
             sleep 0.1
         done
         kill -TERM "$pid"

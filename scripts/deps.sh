@@ -13,7 +13,7 @@ set -euo pipefail
 # (CI adds clang-format).
 HOCVU_APT_PACKAGES="build-essential cmake pkg-config libevent-dev libpq-dev libssl-dev
 libjansson-dev libhiredis-dev postgresql redis-server nodejs npm curl ca-certificates openssl
-chromium fonts-dejavu-core prometheus haproxy clang libclang-rt-14-dev"
+chromium fonts-dejavu-core prometheus haproxy clang libclang-rt-14-dev yamllint shellcheck"
 
 # Prints, one per line, the packages to hand to apt-get install. Node.js from another source
 # (e.g. NodeSource, whose nodejs bundles npm and conflicts with Debian's npm) counts as
@@ -94,6 +94,7 @@ hocvu_deps_main() {
     esac
     hocvu_install_apt
     hocvu_install_npm "$root/tests/integration"
+    hocvu_install_npm "$root/deploy"
 }
 
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
