@@ -81,3 +81,10 @@ CREATE TABLE counters (
     total  bigint NOT NULL DEFAULT 0,
     PRIMARY KEY (ward, grp, day, shard)
 );
+
+-- One row per counter shard, bumped in the same transaction as any change to that shard's
+-- counters. Readers compare the sum of versions to skip re-reading counters that did not move.
+CREATE TABLE counter_versions (
+    shard   smallint PRIMARY KEY,
+    version bigint NOT NULL
+);

@@ -240,6 +240,11 @@ BEGIN
         SELECT ward, grp, day, p_shard, da, dt FROM agg ORDER BY ward, grp, day
         ON CONFLICT (ward, grp, day, shard) DO UPDATE
             SET adults = k.adults + EXCLUDED.adults, total = k.total + EXCLUDED.total
+        RETURNING 1),
+    bump AS (
+        INSERT INTO counter_versions AS v (shard, version)
+        SELECT p_shard, 1 WHERE EXISTS (SELECT 1 FROM upd_counters)
+        ON CONFLICT (shard) DO UPDATE SET version = v.version + 1
         RETURNING 1)
     UPDATE persons p
     SET cert_id = n.cert_id, ward = n.ward, grp = n.grp, day = n.day, adult = n.adult
@@ -289,3 +294,24 @@ SELECT coalesce(p.person, e.person) AS person, p.cert_id AS stored_cert, e.cert_
 FROM (SELECT * FROM persons WHERE cert_id IS NOT NULL) p
 FULL JOIN hv_expected_attribution e ON e.person = p.person
 WHERE p.cert_id IS DISTINCT FROM e.cert_id;
+
+-- Folds every shard of the days before p_before into shard 0, keeping each (ward, group, day)
+-- total unchanged, so the counters table grows with days, not with writer sessions. Returns
+-- the number of rows folded. Safe beside writers: sums move atomically within one statement.
+CREATE FUNCTION hv_compact_counters(p_before date) RETURNS bigint
+LANGUAGE sql
+AS $$
+    WITH moved AS (
+        DELETE FROM counters WHERE shard <> 0 AND day < p_before
+        RETURNING ward, grp, day, adults, total),
+    agg AS (
+        SELECT ward, grp, day, sum(adults)::bigint AS a, sum(total)::bigint AS t, count(*) AS n
+        FROM moved GROUP BY 1, 2, 3),
+    ins AS (
+        INSERT INTO counters AS k (ward, grp, day, shard, adults, total)
+        SELECT ward, grp, day, 0, a, t FROM agg ORDER BY ward, grp, day
+        ON CONFLICT (ward, grp, day, shard) DO UPDATE
+            SET adults = k.adults + EXCLUDED.adults, total = k.total + EXCLUDED.total
+        RETURNING 1)
+    SELECT coalesce(sum(n), 0)::bigint FROM agg
+$$;

@@ -60,8 +60,10 @@ typedef struct hv_writer_stats {
 /* Creates a writer on `base` (borrowed; must outlive the writer) and starts connecting.
  * `conninfo` is copied. `name` labels log lines. Caller frees with hv_writer_free(). */
 struct hv_metrics;
-/* `metrics` (borrowed, may be NULL) receives batch sizes and commit latencies. */
-hv_writer_t *hv_writer_new(struct event_base *base, const char *conninfo, int batch_max,
+/* `shard` (1..32767) is the counter shard this writer adds to: writers with different shards
+ * never wait on each other's counter rows. `metrics` (borrowed, may be NULL) receives batch
+ * sizes and commit latencies. */
+hv_writer_t *hv_writer_new(struct event_base *base, const char *conninfo, int batch_max, int shard,
                            const char *name, struct hv_metrics *metrics);
 
 /* Frees the writer; every queued or in-flight item is called back with HV_OUT_UNAVAILABLE

@@ -671,6 +671,9 @@ static int repair(PGconn *conn, FILE *errf)
         "INSERT INTO counters (ward, grp, day, shard, adults, total) "
         "SELECT ward, grp, day, 0, count(*) FILTER (WHERE adult), count(*) "
         "FROM hv_reconcile_expected GROUP BY ward, grp, day",
+        /* Tell every instance's read snapshot that the counters moved. */
+        "INSERT INTO counter_versions AS v (shard, version) VALUES (0, 1) "
+        "ON CONFLICT (shard) DO UPDATE SET version = v.version + 1",
     };
 
     for (size_t i = 0; i < HV_ARRAY_LEN(steps); i++)

@@ -1465,7 +1465,9 @@ static int worker_init(hv_server_t *srv, hv_worker_t *w, int index, char *err, s
         return -1;
     }
     snprintf(name, sizeof(name), "w%d", index);
-    w->writer = hv_writer_new(w->base, cfg->database_url, cfg->batch_max, name, &w->metrics);
+    /* Shard 0 is where old days are folded (hv_compact_counters); writers use 1..threads. */
+    w->writer =
+        hv_writer_new(w->base, cfg->database_url, cfg->batch_max, index + 1, name, &w->metrics);
     w->dedup = hv_dedup_new(w->base, &cfg->redis, name);
     w->stop_ev = event_new(w->base, -1, 0, stop_cb, w);
     w->deadline_ev = evtimer_new(w->base, deadline_cb, w);

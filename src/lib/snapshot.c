@@ -29,7 +29,15 @@ struct hv_snapstore {
     int64_t confirmed_at_ms;
     PGconn *conn; /* refresher thread only */
     bool logged_down;
+    /* What the current snapshot was built from, to skip re-reading unchanged counters. */
+    int64_t built_version;
+    uint64_t built_wards_hash;
+    int64_t built_at_ms;
+    int64_t compacted_at_ms;
 };
+
+#define HV_SNAPSHOT_FULL_EVERY_MS 30000 /* re-read counters at least this often regardless */
+#define HV_COMPACT_EVERY_MS 600000      /* fold old counter shards every 10 minutes */
 
 static int64_t now_ms(void)
 {
@@ -541,13 +549,30 @@ static int refresh(hv_snapstore_t *st)
             st->conn = NULL;
             return -1;
         }
-        res = query(st, "SET statement_timeout = '5s'");
+        res = query(st, "SET statement_timeout = '5s'; SET work_mem = '64MB'");
         if (res)
             PQclear(res);
+        st->built_version = -1;
     }
+    /* Read the version before the counters: a commit in between is seen on the next cycle. */
+    res = query(st, "SELECT coalesce(sum(version), 0)::bigint FROM counter_versions");
+    if (!res)
+        return -1;
+    int64_t version = int_or(res, 0, 0, 0);
+    PQclear(res);
     wards = load_wards(st);
     if (!wards)
         return -1;
+    uint64_t whash = wards_hash(wards);
+    if (version == st->built_version && whash == st->built_wards_hash &&
+        now_ms() - st->built_at_ms < HV_SNAPSHOT_FULL_EVERY_MS) {
+        /* Nothing moved: confirm the current snapshot without scanning the counters. */
+        hv_wardtab_free(wards);
+        pthread_mutex_lock(&st->lock);
+        st->confirmed_at_ms = now_ms();
+        pthread_mutex_unlock(&st->lock);
+        return 0;
+    }
     res = query(st, "SELECT ward, grp, (day - date '1970-01-01'), sum(adults)::bigint, "
                     "sum(total)::bigint FROM counters "
                     "GROUP BY GROUPING SETS ((ward, grp), (ward, day)) "
@@ -559,7 +584,7 @@ static int refresh(hv_snapstore_t *st)
     n = PQntuples(res);
     rows = hv_xcalloc(n ? (size_t)n : 1, sizeof(*rows));
     /* Order-independent hash of the rows: a sum of per-row hashes. */
-    hash = wards_hash(wards);
+    hash = whash;
     for (int r = 0; r < n; r++) {
         hv_count_row_t *c = &rows[r];
         snprintf(c->ward, sizeof(c->ward), "%s", PQgetvalue(res, r, 0));
@@ -595,7 +620,40 @@ static int refresh(hv_snapstore_t *st)
     st->confirmed_at_ms = now_ms();
     pthread_mutex_unlock(&st->lock);
     hv_snapshot_release(old);
+    st->built_version = version;
+    st->built_wards_hash = whash;
+    st->built_at_ms = now_ms();
     return 0;
+}
+
+/* Folds the counter shards of days before yesterday (Vietnam time) into shard 0, on the
+ * primary, by one instance at a time (advisory lock). Keeps the counters table, and so every
+ * refresh, proportional to days rather than to writer sessions. Failures are only logged. */
+static void compact(hv_snapstore_t *st)
+{
+    const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
+    const char *vals[] = {st->cfg->database_url, "3", "hocvud-compact", NULL};
+    PGconn *conn = PQconnectdbParams(keys, vals, 1);
+    char before[16], sql[160];
+    PGresult *res;
+
+    if (PQstatus(conn) != CONNECTION_OK)
+        goto done;
+    hv_date_format(hv_days_to_date(hv_date_to_days(hv_time_vn_date(time(NULL))) - 1), before);
+    snprintf(sql, sizeof(sql),
+             "SELECT hv_compact_counters('%s') FROM (SELECT pg_try_advisory_lock(1752590338) AS "
+             "got) l WHERE got",
+             before);
+    res = PQexec(conn, sql);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+        hv_log(strcmp(PQgetvalue(res, 0, 0), "0") ? HV_LOG_INFO : HV_LOG_DEBUG,
+               "counters compacted", "before=%s rows=%s", before, PQgetvalue(res, 0, 0));
+    else if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        hv_log(HV_LOG_WARN, "counter compaction failed", "error=\"%.*s\"",
+               (int)strcspn(PQresultErrorMessage(res), "\n"), PQresultErrorMessage(res));
+    PQclear(res);
+done:
+    PQfinish(conn); /* also releases the advisory lock */
 }
 
 static void *refresher_main(void *arg)
@@ -604,6 +662,10 @@ static void *refresher_main(void *arg)
 
     for (;;) {
         int rc = refresh(st);
+        if (rc == 0 && now_ms() - st->compacted_at_ms >= HV_COMPACT_EVERY_MS) {
+            st->compacted_at_ms = now_ms();
+            compact(st);
+        }
         pthread_mutex_lock(&st->lock);
         st->db_ok = rc == 0;
         if (!st->stop) {

@@ -47,7 +47,7 @@ struct hv_writer {
     struct event *sock_ev;    /* on PQsocket(conn); re-assigned as the socket may change */
     struct event *retry_ev;   /* reconnect timer */
     struct event *timeout_ev; /* batch timeout */
-    int shard;
+    int shard;                /* counter shard this writer adds to */
     bool want_write;
 
     hv_write_item_t *queue_head, *queue_tail; /* waiting */
@@ -448,8 +448,6 @@ static void writer_sock_cb(evutil_socket_t fd, short what, void *arg)
             writer_down(w, pq_error_line(w->conn, err, sizeof(err)));
             return;
         case PGRES_POLLING_OK:
-            w->shard = PQbackendPID(w->conn) % 64;
-            snprintf(w->shard_param, sizeof(w->shard_param), "%d", w->shard);
             if (!PQsendQuery(w->conn, prepare_sql)) {
                 writer_down(w, pq_error_line(w->conn, err, sizeof(err)));
                 return;
@@ -486,11 +484,13 @@ static void writer_sock_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-hv_writer_t *hv_writer_new(struct event_base *base, const char *conninfo, int batch_max,
+hv_writer_t *hv_writer_new(struct event_base *base, const char *conninfo, int batch_max, int shard,
                            const char *name, hv_metrics_t *metrics)
 {
     hv_writer_t *w = hv_xcalloc(1, sizeof(*w));
 
+    w->shard = shard;
+    snprintf(w->shard_param, sizeof(w->shard_param), "%d", shard);
     w->metrics = metrics;
     w->base = base;
     w->conninfo = hv_xstrdup(conninfo);

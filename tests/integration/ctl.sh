@@ -296,6 +296,19 @@ run "$CTL" reconcile
 check "ingest after repair stays consistent (C1 revoked: person moves to C4)" \
     eval '[ $RC = 0 ] && [ "$OUT" = "no drift: 2 certified persons, 1 adults" ]'
 
+# Folding old shards into shard 0 keeps every total and leaves no drift.
+q "INSERT INTO counters (ward, grp, day, shard, adults, total)
+   VALUES ('31135', 2, '2025-05-01', 7, 3, 4), ('31135', 2, '2025-05-01', 9, -1, -1)" >/dev/null
+q "INSERT INTO counters (ward, grp, day, shard, adults, total)
+   VALUES ('31135', 2, '2025-05-01', 0, -2, -3)" >/dev/null
+BEFORE=$(q "SELECT sum(adults) || '/' || sum(total) FROM counters")
+FOLDED=$(q "SELECT hv_compact_counters('2026-01-01')")
+AFTER=$(q "SELECT sum(adults) || '/' || sum(total) FROM counters")
+OLD_SHARDS=$(q "SELECT count(*) FROM counters WHERE shard <> 0 AND day < '2026-01-01'")
+run "$CTL" reconcile
+check "hv_compact_counters folds old shards into shard 0, totals and reconcile unchanged" \
+    eval '[ "$FOLDED" = 2 ] && [ "$BEFORE" = "$AFTER" ] && [ "$OLD_SHARDS" = 0 ] && [ $RC = 0 ]'
+
 echo "1..$checks"
 if [ $failures -ne 0 ]; then
     echo "$failures of $checks checks failed"
