@@ -43,6 +43,7 @@ typedef struct hv_config {
     char *tls_cert, *tls_key; /* owned; NULL = plain HTTP */
     int rate_limit;           /* ingest requests/s per client address; 0 = off */
     int rate_burst;
+    int http_timeout;  /* seconds: whole-request deadline and idle keep-alive timeout */
     char *config_file; /* owned; NULL if none */
 } hv_config_t;
 

@@ -53,6 +53,7 @@ typedef struct hv_metrics_gauges {
     int stream_clients;
     uint64_t redis_hits, redis_misses;
     uint64_t writer_retries, writer_failures;
+    uint64_t connections, slow_cut;
 } hv_metrics_gauges_t;
 
 /* Renders the sum of n workers' metrics and the gauges in the Prometheus text format 0.0.4. */

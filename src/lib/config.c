@@ -43,6 +43,7 @@ enum {
     O_TLS_KEY,
     O_RATE_LIMIT,
     O_RATE_BURST,
+    O_HTTP_TIMEOUT,
     O_CONFIG_FILE,
     O_COUNT
 };
@@ -82,6 +83,9 @@ static const opt_def_t opts[O_COUNT] = {
                       "ingest requests per second per client address; 0 = no limit"},
     [O_RATE_BURST] = {"HOCVU_RATE_BURST", "--rate-burst", OPT_INT, "0", 0, 10000000,
                       "requests a client may send at once above the rate; 0 = one second's worth"},
+    [O_HTTP_TIMEOUT] = {"HOCVU_HTTP_TIMEOUT", "--http-timeout", OPT_INT, "30", 1, 3600,
+                        "seconds a request may take from its first byte to its last, and an "
+                        "idle connection may stay open"},
     [O_CONFIG_FILE] = {"HOCVU_CONFIG_FILE", "--config", OPT_STRING, "", 0, 0,
                        "file of VAR=value lines applied over the environment; re-read on SIGHUP"},
 };
@@ -436,6 +440,7 @@ static hv_config_status_t hv_config_load_with(hv_config_t *cfg, int argc, char *
         {O_SNAPSHOT_INTERVAL_MS, offsetof(hv_config_t, snapshot_interval_ms)},
         {O_RATE_LIMIT, offsetof(hv_config_t, rate_limit)},
         {O_RATE_BURST, offsetof(hv_config_t, rate_burst)},
+        {O_HTTP_TIMEOUT, offsetof(hv_config_t, http_timeout)},
     };
     for (size_t k = 0; k < HV_ARRAY_LEN(small_ints); k++) {
         const opt_def_t *o = &opts[small_ints[k].opt];

@@ -183,4 +183,12 @@ void hv_metrics_render(hv_buf_t *out, hv_metrics_t *const *workers, int n,
                   (long long)g->certified_total, g->stream_clients,
                   (unsigned long long)g->redis_hits, (unsigned long long)g->redis_misses,
                   (unsigned long long)g->writer_retries, (unsigned long long)g->writer_failures);
+    hv_buf_printf(out,
+                  "# HELP hocvu_http_connections Open client connections.\n"
+                  "# TYPE hocvu_http_connections gauge\nhocvu_http_connections %llu\n"
+                  "# HELP hocvu_http_slow_clients_cut_total Connections closed because a request "
+                  "took longer than HOCVU_HTTP_TIMEOUT.\n"
+                  "# TYPE hocvu_http_slow_clients_cut_total counter\n"
+                  "hocvu_http_slow_clients_cut_total %llu\n",
+                  (unsigned long long)g->connections, (unsigned long long)g->slow_cut);
 }

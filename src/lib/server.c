@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "hocvu/citizen.h"
+#include "hocvu/conntrack.h"
 #include "hocvu/dedup.h"
 #include "hocvu/event.h"
 #include "hocvu/log.h"
@@ -47,8 +48,8 @@
 #define HV_MAX_EVENT_BODY (64 * 1024)
 #define HV_MAX_HTTP_BODY (16 * 1024 * 1024 + 64 * 1024)
 #define HV_MAX_HEADERS (32 * 1024)
-#define HV_HTTP_TIMEOUT_SEC 30
 #define HV_DRAIN_DEADLINE_SEC 20
+#define HV_DRAIN_QUIET_MS 300 /* after the last request, how long a draining worker waits */
 #define HV_RETRY_AFTER "2"
 #define HV_STREAM_TICK_MS 1000
 #define HV_STREAM_KEEPALIVE_MS 15000
@@ -63,6 +64,9 @@ typedef struct hv_worker {
     struct event_base *base;
     struct evhttp *http;
     struct evhttp_bound_socket *listener;
+    hv_conntrack_t *conns;  /* request deadlines of this loop's connections */
+    struct event *quiet_ev; /* drain: exit once no request came for HV_DRAIN_QUIET_MS */
+    int64_t last_request_ms;
     hv_writer_t *writer;
     hv_dedup_t *dedup;
     hv_sig_verifier_t *sig; /* rebuilt when a reload changes the secrets */
@@ -269,10 +273,32 @@ static void reply_json(reqctx_t *rc, int status, const char *body, size_t len)
 
 /* ---- ingest ---- */
 
+static int64_t loop_ms(struct event_base *base)
+{
+    struct timeval tv;
+    event_base_gettimeofday_cached(base, &tv);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/* A draining worker exits once nothing is in flight and no request has come for a short quiet
+ * period: requests a client had already sent on a kept-alive connection when the signal came
+ * are still read and answered (with Connection: close) instead of being cut by the exit. */
 static void check_drained(hv_worker_t *w)
 {
-    if (w->draining && w->inflight == 0 && hv_writer_idle(w->writer))
+    if (!w->draining || w->inflight != 0 || !hv_writer_idle(w->writer))
+        return;
+    int64_t quiet = loop_ms(w->base) - w->last_request_ms;
+    if (quiet >= HV_DRAIN_QUIET_MS) {
         event_base_loopexit(w->base, NULL);
+        return;
+    }
+    struct timeval tv = {0, (suseconds_t)(HV_DRAIN_QUIET_MS - quiet) * 1000};
+    evtimer_add(w->quiet_ev, &tv);
+}
+
+static void quiet_cb(evutil_socket_t fd, short what, void *arg)
+{
+    check_drained(arg);
 }
 
 /* Finishes a pending ingest request: reply, log, free. */
@@ -1186,6 +1212,8 @@ static void handle_metrics(reqctx_t *rc)
         g.writer_retries += ws.retries;
         g.writer_failures += ws.failures;
         g.stream_clients += __atomic_load_n(&w->n_streams, __ATOMIC_RELAXED);
+        g.connections += hv_conntrack_open(w->conns);
+        g.slow_cut += hv_conntrack_cut(w->conns);
     }
     g.snapshot_age = hv_snapstore_age(srv->snap);
     snap = hv_snapshot_acquire(srv->snap);
@@ -1274,6 +1302,9 @@ static void route(struct evhttp_request *req, void *arg)
     size_t plen = strcspn(uri, "?#");
 
     clock_gettime(CLOCK_MONOTONIC, &rc.start);
+    w->last_request_ms = loop_ms(w->base);
+    hv_conntrack_request_done(
+        w->conns, evhttp_connection_get_bufferevent(evhttp_request_get_connection(req)));
     worker_sync_live(w);
     /* Keep a caller's request id if it is short and plain; otherwise make one. */
     if (given && strlen(given) < sizeof(reqid) &&
@@ -1416,14 +1447,25 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* Wraps each accepted connection in TLS when a certificate is configured. */
-static struct bufferevent *tls_bevcb(struct event_base *base, void *arg)
+/* Makes the bufferevent of each accepted connection: TLS when a certificate is configured,
+ * and tracked for its request deadline either way. */
+static struct bufferevent *conn_bevcb(struct event_base *base, void *arg)
 {
-    SSL *ssl = SSL_new(arg);
-    if (!ssl)
-        return NULL; /* evhttp then refuses the connection */
-    return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                          BEV_OPT_CLOSE_ON_FREE);
+    hv_worker_t *w = arg;
+    struct bufferevent *bev;
+
+    if (w->srv->ssl) {
+        SSL *ssl = SSL_new(w->srv->ssl);
+        if (!ssl)
+            return NULL; /* evhttp then falls back to a plain socket: the handshake fails */
+        bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                             BEV_OPT_CLOSE_ON_FREE);
+    } else {
+        bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    }
+    if (bev)
+        hv_conntrack_add(w->conns, bev);
+    return bev;
 }
 
 static int worker_init(hv_server_t *srv, hv_worker_t *w, int index, char *err, size_t errlen)
@@ -1442,13 +1484,13 @@ static int worker_init(hv_server_t *srv, hv_worker_t *w, int index, char *err, s
     }
     evhttp_set_max_body_size(w->http, HV_MAX_HTTP_BODY);
     evhttp_set_max_headers_size(w->http, HV_MAX_HEADERS);
-    evhttp_set_timeout(w->http, HV_HTTP_TIMEOUT_SEC);
+    evhttp_set_timeout(w->http, cfg->http_timeout);
+    w->conns = hv_conntrack_new(w->base, cfg->http_timeout);
     evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                                             EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
                                             EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
     evhttp_set_gencb(w->http, route, w);
-    if (srv->ssl)
-        evhttp_set_bevcb(w->http, tls_bevcb, srv->ssl);
+    evhttp_set_bevcb(w->http, conn_bevcb, w);
     fd = listen_socket(cfg, true, err, errlen);
     if (fd < 0)
         return -1;
@@ -1472,7 +1514,8 @@ static int worker_init(hv_server_t *srv, hv_worker_t *w, int index, char *err, s
     w->stop_ev = event_new(w->base, -1, 0, stop_cb, w);
     w->deadline_ev = evtimer_new(w->base, deadline_cb, w);
     w->stream_ev = event_new(w->base, -1, EV_PERSIST, stream_tick, w);
-    if (!w->stop_ev || !w->deadline_ev || !w->stream_ev) {
+    w->quiet_ev = evtimer_new(w->base, quiet_cb, w);
+    if (!w->stop_ev || !w->deadline_ev || !w->stream_ev || !w->quiet_ev) {
         snprintf(err, errlen, "could not create events");
         return -1;
     }
@@ -1489,6 +1532,9 @@ static void worker_free(hv_worker_t *w)
     hv_writer_free(w->writer);
     if (w->http)
         evhttp_free(w->http);
+    hv_conntrack_free(w->conns); /* after evhttp: drops the last references */
+    if (w->quiet_ev)
+        event_free(w->quiet_ev);
     if (w->stop_ev)
         event_free(w->stop_ev);
     if (w->deadline_ev)
