@@ -458,6 +458,12 @@ static bool prepare_event(hv_worker_t *w, const hv_snapshot_t *snap, const char 
         }
     }
     hv_pseudonymize(w->pseud, ev.citizen_id, strlen(ev.citizen_id), pseudonym);
+    if (hv_log_enabled(HV_LOG_DEBUG)) {
+        char masked[16];
+        hv_citizen_mask(ev.citizen_id, strlen(ev.citizen_id), masked);
+        hv_log(HV_LOG_DEBUG, "event validated", "citizen=%s kind=%s ward=%s", masked,
+               ev.kind == HV_EV_ISSUED ? "issued" : "revoked", ward ? ward : "-");
+    }
     hv_event_wipe(&ev);
     hv_write_item_from_event(item, want_id ? id_out : msg_id, &ev, ward, pseudonym);
     return true;
