@@ -51,6 +51,7 @@ DECLARE
     v_has_revocations boolean;
     v_maybe_conflict boolean;  -- a fresh issue did not insert its certificate
     v_issued_persons bigint;   -- distinct persons of the inserted certificates
+    v_nestloop  text := current_setting('enable_nestloop');
 BEGIN
     -- Stage 1: certificate buckets.
     PERFORM CASE WHEN b.excl THEN pg_advisory_xact_lock(1752590337, b.bucket)
@@ -58,6 +59,11 @@ BEGIN
     FROM (SELECT hv_cert_bucket(c) AS bucket, bool_or(k = 2) AS excl
           FROM unnest(p_cert, p_kind) AS u(c, k)
           GROUP BY 1 ORDER BY 1) b;
+
+    -- Stages 2-3 join each INSERT's RETURNING set back to the input. The planner cannot
+    -- estimate a RETURNING set and picks a nested loop, which is quadratic in the batch size;
+    -- these joins are always best hashed, and they touch no table indexes.
+    PERFORM set_config('enable_nestloop', 'off', true);
 
     -- Stage 2: the ledger. The first occurrence of an id in the batch is the candidate.
     WITH ev AS (
@@ -125,6 +131,8 @@ BEGIN
     FROM generate_series(1, v_n) AS g(n)
     LEFT JOIN cand c ON c.n = g.n
     LEFT JOIN ins ON ins.cert_id = c.cert;
+
+    PERFORM set_config('enable_nestloop', v_nestloop, true);
 
     -- Fresh issues that did not insert: same person = duplicate, another person = conflict.
     IF NOT v_maybe_conflict THEN
