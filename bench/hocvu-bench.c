@@ -268,6 +268,7 @@ typedef struct bench_cfg {
     const char *secret; /* borrowed from argv or the environment; never printed */
     double rate;        /* requests per second; 0 with --max */
     double duration;
+    long long events; /* --events: stop after this many events (requests with --get); 0 = no */
     int connections, threads, batch;
     double dup_ratio, revoke_ratio, invalid_ratio, minor_ratio;
     long persons; /* 0 = a new person for every new certificate */
@@ -427,6 +428,8 @@ struct worker {
     u32vec_t revocable; /* acknowledged, unrevoked certificates */
     uint64_t dup_debt, revoke_debt;
     uint64_t batch_seq;
+    long long events_left; /* this thread's share of --events, when limited */
+    bool limited;
     hv_buf_t body, req;
     /* schedule */
     double rate; /* this thread's share, requests/s; 0 = closed loop */
@@ -811,6 +814,12 @@ static void job_fill(worker_t *w, job_t *j)
     j->attempts = 0;
     j->invalid = false;
     j->seq = 0;
+    if (w->limited) {
+        /* --events: the last request of the thread's share may carry fewer events. */
+        if (n > w->events_left)
+            n = (int)w->events_left;
+        w->events_left -= n;
+    }
     if (cfg->mode == MODE_GET)
         return;
     if (cfg->mode == MODE_BATCH)
@@ -1512,7 +1521,7 @@ static void worker_enter_drain(worker_t *w)
     if (w->phase != PH_RUNNING)
         return;
     w->phase = PH_DRAINING;
-    if (w->rate > 0) {
+    if (w->rate > 0 && !(w->limited && w->events_left <= 0)) {
         /* Requests that were due but never found a free connection. */
         int64_t now = mono_us();
         uint64_t due = (uint64_t)((double)(now - w->start_us) * w->rate / 1e6);
@@ -1551,6 +1560,11 @@ static void worker_pump(worker_t *w)
         }
         if (w->phase != PH_RUNNING)
             break;
+        if (w->limited && w->events_left <= 0) {
+            /* --events sent: wait for the replies (and retries) in flight, then stop. */
+            worker_enter_drain(w);
+            break;
+        }
         int64_t intended = now;
         if (w->rate > 0) {
             intended = sched_time(w, w->next_sched);
@@ -1668,6 +1682,10 @@ static int worker_init(bench_t *b, worker_t *w, int index, int nconn, char *err,
         w->person_limit = share > 0 ? (size_t)share : 1;
     }
     w->rate = b->cfg.rate > 0 ? b->cfg.rate * nconn / b->cfg.connections : 0;
+    if (b->cfg.events > 0) {
+        w->limited = true;
+        w->events_left = b->cfg.events / b->nworkers + (index < b->cfg.events % b->nworkers);
+    }
     hv_buf_init(&w->body);
     hv_buf_init(&w->req);
     return 0;
@@ -2123,6 +2141,9 @@ static void print_human(const bench_t *b, const totals_t *t, const verify_result
         fprintf(o, "  closed loop (--max)");
     fprintf(o, ", %d connections, %d thread%s, %.1f s", cfg->connections, b->nworkers,
             b->nworkers == 1 ? "" : "s", cfg->duration);
+    if (cfg->events > 0)
+        fprintf(o, " at most, stopping after %lld %s", cfg->events,
+                cfg->mode == MODE_GET ? "requests" : "events");
     if (cfg->mode == MODE_BATCH)
         fprintf(o, ", batches of %d", cfg->batch);
     fprintf(o, "\n");
@@ -2234,6 +2255,10 @@ static void print_json(const bench_t *b, const totals_t *t, const verify_result_
                   cfg->duration, cfg->connections, b->nworkers,
                   cfg->mode == MODE_BATCH ? cfg->batch : 1, cfg->dup_ratio, cfg->revoke_ratio,
                   cfg->invalid_ratio, cfg->minor_ratio);
+    if (cfg->events > 0)
+        hv_buf_printf(&o, "\"events_limit\":%lld,", cfg->events);
+    else
+        hv_buf_puts(&o, "\"events_limit\":null,");
     if (cfg->persons)
         hv_buf_printf(&o, "\"persons\":%ld,", cfg->persons);
     else
@@ -2345,6 +2370,11 @@ static void usage(FILE *f)
             "                       counts from the intended time (no coordinated omission)\n"
             "  --max                closed loop: every connection sends back to back (default)\n"
             "  --duration S         seconds of load (default 10)\n"
+            "  --events N           stop after sending N events (requests with --get): the\n"
+            "                       last request may be a shorter batch; replies and, with\n"
+            "                       --verify, retries are awaited, so N are acknowledged\n"
+            "                       unless refused; --duration then only bounds the run\n"
+            "                       (default 86400 s)\n"
             "  --connections C      keep-alive connections, one request in flight each (16)\n"
             "  --threads T          event loops (default 1)\n"
             "  --batch N            POST N events per request to /v1/events/batch (NDJSON)\n"
@@ -2467,6 +2497,7 @@ enum {
     OPT_RATE,
     OPT_MAX,
     OPT_DURATION,
+    OPT_EVENTS,
     OPT_CONNECTIONS,
     OPT_BATCH,
     OPT_DUP,
@@ -2498,6 +2529,7 @@ static int parse_args(bench_t *b, int argc, char **argv)
         {"rate", required_argument, NULL, OPT_RATE},
         {"max", no_argument, NULL, OPT_MAX},
         {"duration", required_argument, NULL, OPT_DURATION},
+        {"events", required_argument, NULL, OPT_EVENTS},
         {"connections", required_argument, NULL, OPT_CONNECTIONS},
         {"batch", required_argument, NULL, OPT_BATCH},
         {"dup-ratio", required_argument, NULL, OPT_DUP},
@@ -2521,7 +2553,7 @@ static int parse_args(bench_t *b, int argc, char **argv)
     };
     bench_cfg_t *cfg = &b->cfg;
     const char *url = NULL, *path = NULL, *get = NULL;
-    bool max = false, seed_set = false;
+    bool max = false, seed_set = false, duration_set = false;
     char err[200] = "", tmp[64];
     long l;
     int opt;
@@ -2557,6 +2589,12 @@ static int parse_args(bench_t *b, int argc, char **argv)
                 tmp[strlen(tmp) - 1] = '\0';
             if (!parse_double(tmp, 0.1, 86400, &cfg->duration))
                 snprintf(err, sizeof(err), "--duration: expected seconds (0.1 to 86400)");
+            duration_set = true;
+            break;
+        case OPT_EVENTS:
+            if (!parse_long(optarg, 1, 1000000000000L, &l))
+                snprintf(err, sizeof(err), "--events: expected a positive number");
+            cfg->events = l;
             break;
         case OPT_CONNECTIONS:
             if (!parse_long(optarg, 1, BENCH_MAX_CONNECTIONS, &l))
@@ -2693,6 +2731,8 @@ static int parse_args(bench_t *b, int argc, char **argv)
     memcpy(cfg->path, full, sizeof(full));
     if (cfg->threads > cfg->connections)
         cfg->threads = cfg->connections;
+    if (cfg->events > 0 && !duration_set)
+        cfg->duration = 86400;
     if (!seed_set) {
         if (getrandom(&cfg->seed, sizeof(cfg->seed), 0) != sizeof(cfg->seed))
             cfg->seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
