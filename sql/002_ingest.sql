@@ -32,6 +32,10 @@ CREATE FUNCTION hv_ingest(
     p_shard  smallint)
 RETURNS TABLE (n int, outcome smallint)
 LANGUAGE plpgsql
+-- Generic plans: the statements' best plans do not depend on the batch size, and re-planning
+-- them on every call (what "auto" ends up doing for array parameters) nearly doubled the cost
+-- of a small batch.
+SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 DECLARE
