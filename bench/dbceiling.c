@@ -39,14 +39,16 @@
 #include "hocvu/timeutil.h"
 #include "hocvu/util.h"
 #include "hocvu/version.h"
+#include "wards.h"
 
 #define DBC_MAX_CONNECTIONS 64
 #define DBC_MAX_BATCH 100000
-#define DBC_TEMPLATES 4     /* distinct ward/group mixes per connection, used in turn */
-#define DBC_NPARAMS 11      /* array parameters; the 12th is the shard */
-#define DBC_MAX_RETRIES 5   /* deadlock / serialization failure retries of one call, as the writer */
-#define DBC_SEQ_DIGITS 12   /* decimal sequence digits in ids and certificate numbers */
-#define DBC_SEQ_HEX 16      /* hex sequence digits at the end of a pseudonym */
+#define DBC_TEMPLATES 4   /* distinct ward/group mixes per connection, used in turn */
+#define DBC_NPARAMS 11    /* array parameters; the 12th is the shard */
+#define DBC_MAX_RETRIES 5 /* deadlock / serialization failure retries of one call, as the writer   \
+                           */
+#define DBC_SEQ_DIGITS 12 /* decimal sequence digits in ids and certificate numbers */
+#define DBC_SEQ_HEX 16    /* hex sequence digits at the end of a pseudonym */
 
 /* The writer's statement (src/lib/writer.c prepare_sql), prepared once per connection. */
 static const char prepare_sql[] =
@@ -70,12 +72,7 @@ typedef struct cfg {
     bool json;
 } cfg_t;
 
-typedef struct wards {
-    int n;
-    char (*code)[8];
-    double *cum;
-    char source[300];
-} wards_t;
+typedef bench_wards_t wards_t;
 
 /* One call's parameters: array literals, and where each element's sequence digits sit. */
 typedef struct tmpl {
@@ -106,8 +103,8 @@ typedef struct conn {
 static cfg_t g_cfg;
 static wards_t g_wards;
 static char g_tag[7];
-static int64_t g_ts;   /* event timestamp: the start of the run */
-static int32_t g_day;  /* its Vietnam day, days since 1970-01-01 */
+static int64_t g_ts;               /* event timestamp: the start of the run */
+static int32_t g_day;              /* its Vietnam day, days since 1970-01-01 */
 static _Atomic long long g_budget; /* events still to send with --events */
 static int64_t g_start_us, g_stop_us;
 static pthread_barrier_t g_barrier;
@@ -148,90 +145,6 @@ static int pick_cum(const double *cum, int n, double u)
 }
 
 /* ---- reference data ---- */
-
-/* Loads ward codes weighted by population (flagged or missing populations weigh the median).
- * Returns 0 or -1 with a message. */
-static int wards_load(wards_t *w, const char *file, char *err, size_t errlen)
-{
-    FILE *f = fopen(file, "rb");
-    hv_buf_t data;
-    hv_csv_t csv;
-    char chunk[65536];
-    size_t got;
-    double *pop = NULL;
-    int cap = 0, r, rc = -1;
-
-    if (!f) {
-        snprintf(err, errlen, "could not open %s: %s", file, strerror(errno));
-        return -1;
-    }
-    hv_buf_init(&data);
-    while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        hv_buf_append(&data, chunk, got);
-    fclose(f);
-    hv_csv_init(&csv, data.data ? data.data : "", data.len);
-    if (hv_csv_read_header(&csv) < 0) {
-        snprintf(err, errlen, "%s:%ld: %s", file, csv.err_line, csv.errstr);
-        goto out;
-    }
-    int c_code = hv_csv_column(&csv, "code"), c_pop = hv_csv_column(&csv, "population"),
-        c_flag = hv_csv_column(&csv, "population_flag");
-    if (c_code < 0) {
-        snprintf(err, errlen, "%s: no column named code", file);
-        goto out;
-    }
-    w->n = 0;
-    while ((r = hv_csv_next(&csv)) == 1) {
-        const char *code = hv_csv_field(&csv, c_code);
-        if (strlen(code) != 5 || strspn(code, "0123456789") != 5) {
-            snprintf(err, errlen, "%s:%ld: code must be 5 digits", file, csv.record_line);
-            goto out;
-        }
-        if (w->n == cap) {
-            cap = cap ? cap * 2 : 128;
-            w->code = hv_xrealloc(w->code, (size_t)cap * sizeof(*w->code));
-            pop = hv_xrealloc(pop, (size_t)cap * sizeof(*pop));
-        }
-        snprintf(w->code[w->n], sizeof(w->code[0]), "%s", code);
-        double p = -1;
-        if (c_pop >= 0 && (c_flag < 0 || hv_csv_field(&csv, c_flag)[0] == '\0')) {
-            char *end;
-            const char *s = hv_csv_field(&csv, c_pop);
-            p = strtod(s, &end);
-            if (end == s || *end || !(p > 0))
-                p = -1;
-        }
-        pop[w->n++] = p;
-    }
-    if (r < 0) {
-        snprintf(err, errlen, "%s:%ld: %s", file, csv.err_line, csv.errstr);
-        goto out;
-    }
-    if (w->n == 0) {
-        snprintf(err, errlen, "%s: no wards", file);
-        goto out;
-    }
-    double sum = 0, known = 0;
-    int nknown = 0;
-    for (int i = 0; i < w->n; i++)
-        if (pop[i] > 0) {
-            known += pop[i];
-            nknown++;
-        }
-    double fill = nknown ? known / nknown : 1.0;
-    w->cum = hv_xcalloc((size_t)w->n, sizeof(*w->cum));
-    for (int i = 0; i < w->n; i++) {
-        sum += pop[i] > 0 ? pop[i] : fill;
-        w->cum[i] = sum;
-    }
-    snprintf(w->source, sizeof(w->source), "%s", file);
-    rc = 0;
-out:
-    free(pop);
-    hv_csv_free(&csv);
-    hv_buf_free(&data);
-    return rc;
-}
 
 /* ---- parameters ---- */
 
@@ -483,32 +396,31 @@ static int64_t quantile(const int64_t *v, size_t n, double q)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: dbceiling [--database-url URL] [--connections N] [--batch B]\n"
-            "                 [--duration S] [--events N] [--json]\n"
-            "\n"
-            "The database ceiling of hocvu's ingest: runs the writer's batched SQL\n"
-            "(SELECT n, outcome FROM hv_ingest(...), prepared, text-format arrays) directly,\n"
-            "N connections each calling it back to back with B fresh synthetic events,\n"
-            "and prints events/s and per-call latency percentiles. Stores real rows: use a\n"
-            "throwaway or benchmark database.\n"
-            "\n"
-            "  --database-url URL   libpq conninfo or URI (default $HOCVU_DATABASE_URL,\n"
-            "                       else postgresql:///hocvu)\n"
-            "  --connections N      connections, one thread each (default 2: hocvud runs\n"
-            "                       one writer connection per event loop, one per CPU)\n"
-            "  --batch B            events per call (default 1000)\n"
-            "  --duration S         seconds of load (default 10)\n"
-            "  --events N           stop after N events in total (the last call may be\n"
-            "                       shorter); --duration still bounds the run (default\n"
-            "                       then 3600 s). Also a quick consistent bulk load.\n"
-            "  --wards FILE.csv     ward codes weighted by population\n"
-            "                       (default data/cantho_wards_2025.csv)\n"
-            "  --minor-ratio R      share of events of minors (default 0.05)\n"
-            "  --json               one JSON object on stdout\n"
-            "  --help, --version\n"
-            "\n"
-            "Exit status: 0 ok, 1 a call failed or an event was not accepted, 2 usage error.\n");
+    fprintf(f, "usage: dbceiling [--database-url URL] [--connections N] [--batch B]\n"
+               "                 [--duration S] [--events N] [--json]\n"
+               "\n"
+               "The database ceiling of hocvu's ingest: runs the writer's batched SQL\n"
+               "(SELECT n, outcome FROM hv_ingest(...), prepared, text-format arrays) directly,\n"
+               "N connections each calling it back to back with B fresh synthetic events,\n"
+               "and prints events/s and per-call latency percentiles. Stores real rows: use a\n"
+               "throwaway or benchmark database.\n"
+               "\n"
+               "  --database-url URL   libpq conninfo or URI (default $HOCVU_DATABASE_URL,\n"
+               "                       else postgresql:///hocvu)\n"
+               "  --connections N      connections, one thread each (default 2: hocvud runs\n"
+               "                       one writer connection per event loop, one per CPU)\n"
+               "  --batch B            events per call (default 1000)\n"
+               "  --duration S         seconds of load (default 10)\n"
+               "  --events N           stop after N events in total (the last call may be\n"
+               "                       shorter); --duration still bounds the run (default\n"
+               "                       then 3600 s). Also a quick consistent bulk load.\n"
+               "  --wards FILE.csv     ward codes weighted by population\n"
+               "                       (default data/cantho_wards_2025.csv)\n"
+               "  --minor-ratio R      share of events of minors (default 0.05)\n"
+               "  --json               one JSON object on stdout\n"
+               "  --help, --version\n"
+               "\n"
+               "Exit status: 0 ok, 1 a call failed or an event was not accepted, 2 usage error.\n");
 }
 
 static bool parse_num(const char *s, double lo, double hi, double *out)
@@ -620,13 +532,13 @@ int main(int argc, char **argv)
     /* Reference data, the run tag and the event time. */
     int wrc = -1;
     if (g_cfg.wards_file) {
-        wrc = wards_load(&g_wards, g_cfg.wards_file, err, sizeof(err));
+        wrc = bench_wards_load(&g_wards, g_cfg.wards_file, err, sizeof(err));
     } else {
-        wrc = wards_load(&g_wards, "data/cantho_wards_2025.csv", err, sizeof(err));
+        wrc = bench_wards_load(&g_wards, "data/cantho_wards_2025.csv", err, sizeof(err));
 #ifdef HOCVU_SOURCE_DIR
         if (wrc < 0)
-            wrc = wards_load(&g_wards, HOCVU_SOURCE_DIR "/data/cantho_wards_2025.csv", err,
-                             sizeof(err));
+            wrc = bench_wards_load(&g_wards, HOCVU_SOURCE_DIR "/data/cantho_wards_2025.csv", err,
+                                   sizeof(err));
 #endif
     }
     if (wrc < 0) {
@@ -726,8 +638,8 @@ int main(int argc, char **argv)
         hv_buf_puts(&o, "{\"tool\":\"dbceiling\",\"version\":\"" HOCVU_VERSION "\",\"config\":{");
         hv_buf_puts(&o, "\"database\":");
         hv_buf_json_str(&o, where, strlen(where));
-        hv_buf_printf(&o, ",\"connections\":%d,\"batch\":%d,\"duration_s\":%.3f,", n,
-                      g_cfg.batch, g_cfg.duration);
+        hv_buf_printf(&o, ",\"connections\":%d,\"batch\":%d,\"duration_s\":%.3f,", n, g_cfg.batch,
+                      g_cfg.duration);
         if (g_cfg.events > 0)
             hv_buf_printf(&o, "\"events_limit\":%lld,", g_cfg.events);
         else
@@ -744,13 +656,12 @@ int main(int argc, char **argv)
                       "\"p50\":%" PRId64 ",\"p90\":%" PRId64 ",\"p99\":%" PRId64
                       ",\"p999\":%" PRId64 ",\"max\":%" PRId64 "},",
                       nlat, mean, p50, p90, p99, p999, mx);
-        hv_buf_printf(&o,
-                      "\"us_per_event\":%.3f,\"outcomes\":{\"accepted\":%" PRIu64
-                      ",\"duplicate\":%" PRIu64 ",\"conflict\":%" PRIu64 "},\"retries\":%" PRIu64
-                      ",\"failures\":%" PRIu64 ",\"bad_row_counts\":%" PRIu64
-                      ",\"gen_us\":%" PRId64 ",\"error\":",
-                      events ? sum / (double)events : 0.0, acc, dups, confl, retries, fails, bad,
-                      gen);
+        hv_buf_printf(
+            &o,
+            "\"us_per_event\":%.3f,\"outcomes\":{\"accepted\":%" PRIu64 ",\"duplicate\":%" PRIu64
+            ",\"conflict\":%" PRIu64 "},\"retries\":%" PRIu64 ",\"failures\":%" PRIu64
+            ",\"bad_row_counts\":%" PRIu64 ",\"gen_us\":%" PRId64 ",\"error\":",
+            events ? sum / (double)events : 0.0, acc, dups, confl, retries, fails, bad, gen);
         if (first_error)
             hv_buf_json_str(&o, first_error, strlen(first_error));
         else
@@ -790,8 +701,7 @@ int main(int argc, char **argv)
     }
     free(conns);
     free(lat);
-    free(g_wards.code);
-    free(g_wards.cum);
+    bench_wards_free(&g_wards);
     pthread_barrier_destroy(&g_barrier);
     return rc;
 }

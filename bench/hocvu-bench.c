@@ -35,6 +35,7 @@
 #include "hocvu/timeutil.h"
 #include "hocvu/util.h"
 #include "hocvu/version.h"
+#include "wards.h"
 
 #define BENCH_MAX_THREADS 64
 #define BENCH_MAX_CONNECTIONS 10000
@@ -280,14 +281,7 @@ typedef struct bench_cfg {
     int id_partition;       /* -1 = from the start time */
 } bench_cfg_t;
 
-/* Weighted ward codes; immutable once loaded and shared by all threads. */
-typedef struct wardtab {
-    int n;
-    char (*code)[8];
-    double *cum; /* cumulative weights, cum[n-1] = total */
-    char source[300];
-    int n_flagged; /* rows whose population was flagged or missing: weighted by the median */
-} wardtab_t;
+typedef bench_wards_t wardtab_t;
 
 /* Province codes of citizen ids, weighted: most learners in Cần Thơ were registered there (092),
  * many in the neighbouring Mekong provinces, a few anywhere. Built from the library's table. */
@@ -473,12 +467,6 @@ static const struct {
     {"31150", 50150},  {"31186", 71106}, {"31153", 73412},
 };
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 static void wardtab_fallback(wardtab_t *t)
 {
     t->n = (int)HV_ARRAY_LEN(fallback_wards);
@@ -491,104 +479,6 @@ static void wardtab_fallback(wardtab_t *t)
         t->cum[i] = sum;
     }
     snprintf(t->source, sizeof(t->source), "built-in list of %d units", t->n);
-}
-
-/* Loads ward codes weighted by population from a CSV with columns code and (optionally)
- * population, population_flag. A flagged, missing or non-positive population is replaced by the
- * median of the good ones. Returns 0, or -1 with a message in err. */
-static int wardtab_load(wardtab_t *t, const char *file, char *err, size_t errlen)
-{
-    FILE *f = fopen(file, "rb");
-    hv_buf_t data;
-    hv_csv_t csv;
-    char chunk[65536];
-    size_t got;
-    int rc = -1, r;
-    double *pop = NULL, *good = NULL;
-    int cap = 0, ngood = 0;
-
-    hv_buf_init(&data);
-    if (!f) {
-        snprintf(err, errlen, "could not open %s: %s", file, strerror(errno));
-        return -1;
-    }
-    while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        hv_buf_append(&data, chunk, got);
-    fclose(f);
-    hv_csv_init(&csv, data.data ? data.data : "", data.len);
-    if (hv_csv_read_header(&csv) < 0) {
-        snprintf(err, errlen, "%s:%ld: %s", file, csv.err_line, csv.errstr);
-        goto failed;
-    }
-    int c_code = hv_csv_column(&csv, "code");
-    int c_pop = hv_csv_column(&csv, "population");
-    int c_flag = hv_csv_column(&csv, "population_flag");
-    if (c_code < 0) {
-        snprintf(err, errlen, "%s: no column named code", file);
-        goto failed;
-    }
-    t->n = 0;
-    while ((r = hv_csv_next(&csv)) == 1) {
-        const char *code = hv_csv_field(&csv, c_code);
-        if (strlen(code) != 5 || strspn(code, "0123456789") != 5) {
-            snprintf(err, errlen, "%s:%ld: code must be 5 digits", file, csv.record_line);
-            goto failed;
-        }
-        if (t->n == cap) {
-            cap = cap ? cap * 2 : 128;
-            t->code = hv_xrealloc(t->code, (size_t)cap * sizeof(*t->code));
-            pop = hv_xrealloc(pop, (size_t)cap * sizeof(*pop));
-        }
-        snprintf(t->code[t->n], sizeof(t->code[0]), "%s", code);
-        double p = -1;
-        if (c_pop >= 0 && (c_flag < 0 || hv_csv_field(&csv, c_flag)[0] == '\0')) {
-            char *end;
-            const char *s = hv_csv_field(&csv, c_pop);
-            p = strtod(s, &end);
-            if (end == s || *end != '\0' || !(p > 0))
-                p = -1;
-        }
-        pop[t->n++] = p;
-    }
-    if (r < 0) {
-        snprintf(err, errlen, "%s:%ld: %s", file, csv.err_line, csv.errstr);
-        goto failed;
-    }
-    if (t->n == 0) {
-        snprintf(err, errlen, "%s: no wards", file);
-        goto failed;
-    }
-    good = hv_xcalloc((size_t)t->n, sizeof(*good));
-    for (int i = 0; i < t->n; i++)
-        if (pop[i] > 0)
-            good[ngood++] = pop[i];
-    qsort(good, (size_t)ngood, sizeof(*good), cmp_double);
-    double median = ngood ? good[ngood / 2] : 1.0;
-    double sum = 0;
-    t->cum = hv_xcalloc((size_t)t->n, sizeof(*t->cum));
-    t->n_flagged = 0;
-    for (int i = 0; i < t->n; i++) {
-        if (pop[i] <= 0) {
-            pop[i] = median;
-            t->n_flagged++;
-        }
-        sum += pop[i];
-        t->cum[i] = sum;
-    }
-    snprintf(t->source, sizeof(t->source), "%s", file);
-    rc = 0;
-
-failed:
-    if (rc < 0) {
-        free(t->code);
-        t->code = NULL;
-        t->n = 0;
-    }
-    free(pop);
-    free(good);
-    hv_csv_free(&csv);
-    hv_buf_free(&data);
-    return rc;
 }
 
 static int pick_cum(const double *cum, int n, double u)
@@ -2767,17 +2657,17 @@ static int load_wards(bench_t *b)
         return 0;
     }
     if (file) {
-        if (wardtab_load(&b->wards, file, err, sizeof(err)) < 0) {
+        if (bench_wards_load(&b->wards, file, err, sizeof(err)) < 0) {
             fprintf(stderr, "hocvu-bench: %s\n", err);
             return -1;
         }
         return 0;
     }
-    if (wardtab_load(&b->wards, "data/cantho_wards_2025.csv", err, sizeof(err)) == 0)
+    if (bench_wards_load(&b->wards, "data/cantho_wards_2025.csv", err, sizeof(err)) == 0)
         return 0;
 #ifdef HOCVU_SOURCE_DIR
-    if (wardtab_load(&b->wards, HOCVU_SOURCE_DIR "/data/cantho_wards_2025.csv", err, sizeof(err)) ==
-        0)
+    if (bench_wards_load(&b->wards, HOCVU_SOURCE_DIR "/data/cantho_wards_2025.csv", err,
+                         sizeof(err)) == 0)
         return 0;
 #endif
     fprintf(stderr, "hocvu-bench: no ward file found (%s); using a built-in list\n", err);
