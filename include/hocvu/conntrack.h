@@ -15,7 +15,7 @@ struct bufferevent;
 typedef struct hv_conntrack hv_conntrack_t;
 
 /* Creates a tracker on `base` (borrowed) that cuts any connection whose current request has been
- * arriving for longer than timeout_s seconds, checked twice a second. Caller frees with
+ * arriving for longer than timeout_s seconds, checked ten times a second. Caller frees with
  * hv_conntrack_free() after the evhttp that owns the connections has been freed. */
 hv_conntrack_t *hv_conntrack_new(struct event_base *base, int timeout_s);
 void hv_conntrack_free(hv_conntrack_t *ct);

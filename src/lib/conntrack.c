@@ -1,8 +1,9 @@
 /*
  * conntrack.c - request deadlines. Each tracked bufferevent has an input-buffer callback that
  * starts the clock at a request's first byte; a complete request (evhttp's callback) stops it.
- * A sweep every 500 ms shuts the socket of any connection over its deadline - evhttp then sees
- * the end of the stream and frees the connection itself - and drops connections evhttp freed.
+ * A sweep every 100 ms reports the end of the stream to evhttp for any connection over its
+ * deadline - evhttp then fails the request and frees the connection itself - and drops the
+ * connections evhttp freed.
  */
 #include "hocvu/conntrack.h"
 
@@ -11,13 +12,12 @@
 #include <event2/event.h>
 #include <stdbool.h>
 #include <stdlib.h>
-#include <sys/socket.h>
 
 #include "hocvu/log.h"
 #include "hocvu/util.h"
 
 #define CT_BUCKETS 4096
-#define CT_SWEEP_US 500000
+#define CT_SWEEP_US 100000 /* also how late a closed connection's descriptor is released */
 
 typedef struct conn {
     struct bufferevent *bev; /* one reference held */
@@ -98,13 +98,14 @@ static void sweep_cb(evutil_socket_t fd, short what, void *arg)
             continue;
         }
         if (!c->cut && c->started_ms && now - c->started_ms > ct->timeout_ms) {
-            evutil_socket_t sock = bufferevent_getfd(c->bev);
             c->cut = true;
             __atomic_add_fetch(&ct->cut, 1, __ATOMIC_RELAXED);
             hv_log(HV_LOG_INFO, "slow client cut off", "after_ms=%lld",
                    (long long)(now - c->started_ms));
-            if (sock >= 0)
-                shutdown(sock, SHUT_RDWR);
+            /* Tell evhttp the stream ended: it fails the request and frees the connection
+             * through its own path. (Never touch the descriptor: evhttp may have closed and
+             * the kernel reused its number.) */
+            bufferevent_trigger_event(c->bev, BEV_EVENT_EOF | BEV_EVENT_READING, 0);
         }
         pp = &c->next;
     }

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -1621,6 +1622,20 @@ static void reload_cb(evutil_socket_t sig, short what, void *arg)
            next->webhook_keys.n, next->n_read_tokens, next->rate_limit);
 }
 
+/* Every client connection is a descriptor: raise the soft limit (often 1024) to the hard limit
+ * so a crowd of idle or slow clients cannot starve accept() before their deadlines cut them. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            hv_log(HV_LOG_WARN, "could not raise the open-files limit", "error=\"%s\"",
+                   strerror(errno));
+    }
+}
+
 /* Loads the TLS certificate and key. Returns NULL with err set on failure. */
 static SSL_CTX *tls_context(const hv_config_t *cfg, char *err, size_t errlen)
 {
@@ -1661,6 +1676,7 @@ int hv_server_run(const hv_config_t *cfg, int argc, char **argv)
     int rc = 1, started = 0;
 
     signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
     if (evthread_use_pthreads() < 0) {
         hv_log(HV_LOG_ERROR, "could not enable libevent threading", NULL);
         return 1;

@@ -384,7 +384,16 @@ export class Sender {
         this.localAddress = localAddress;
         this.maxRetryDelay = maxRetryDelay;
         this.onAnswer = onAnswer;
-        this.agent = new http.Agent({ keepAlive: true, maxSockets: concurrency, keepAliveMsecs: 1000 });
+        // A well-behaved keep-alive client: sockets are used round robin (fifo) so none sits
+        // idle past the server's idle timeout, and an idle socket is dropped after 2 s, before
+        // any server (HOCVU_HTTP_TIMEOUT >= 5 s in these tests) closes it under a new request.
+        this.agent = new http.Agent({
+            keepAlive: true,
+            maxSockets: concurrency,
+            keepAliveMsecs: 1000,
+            scheduling: 'fifo',
+            timeout: 2000,
+        });
         this.stopping = false;
         this.giveUpAt = Infinity;
         this.attempts = []; // {d, t0, tWritten, tEnd, status, answer, code, err}
