@@ -56,6 +56,19 @@ static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
 
 #define FNV_OFFSET 1469598103934665603ULL
 
+/* A bijective finalizer (from MurmurHash3). The rows' hashes are summed so that their order does
+ * not matter; without this, FNV's near-linearity makes a +1 in two rows cancel out in the sum
+ * (seen: a new certificate counted on both the (ward, group) and the (ward, day) row). */
+static uint64_t mix64(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
 void hv_etag_of(const char *body, size_t len, char out[24])
 {
     /* FNV-1a: a change detector for caches, not a security measure. */
@@ -592,7 +605,7 @@ static int refresh(hv_snapstore_t *st)
         c->day = PQgetisnull(res, r, 2) ? HV_NO_DAY : (int32_t)atol(PQgetvalue(res, r, 2));
         c->adults = int_or(res, r, 3, 0);
         c->total = int_or(res, r, 4, 0);
-        hash += fnv1a(FNV_OFFSET, c, sizeof(*c));
+        hash += mix64(fnv1a(FNV_OFFSET, c, sizeof(*c)));
     }
     PQclear(res);
 
