@@ -43,9 +43,10 @@
 
 #define DBC_MAX_CONNECTIONS 64
 #define DBC_MAX_BATCH 100000
-#define DBC_TEMPLATES 4   /* distinct ward/group mixes per connection, used in turn */
-#define DBC_NPARAMS 11    /* array parameters; the 12th is the shard */
-#define DBC_MAX_RETRIES 5 /* deadlock / serialization failure retries of one call, as the writer   \
+#define DBC_TEMPLATES 4 /* distinct ward/group mixes per connection, used in turn */
+#define DBC_NPARAMS 11  /* array parameters; the 12th is the shard */
+#define DBC_MAX_RETRIES                                                                            \
+    5                     /* deadlock / serialization failure retries of one call, as the writer   \
                            */
 #define DBC_SEQ_DIGITS 12 /* decimal sequence digits in ids and certificate numbers */
 #define DBC_SEQ_HEX 16    /* hex sequence digits at the end of a pseudonym */
