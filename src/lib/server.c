@@ -251,6 +251,34 @@ static void reply_problem_raw(struct evhttp_request *req, const char *reqid, boo
     hv_buf_free(&b);
 }
 
+/* The two refusals an ingest request can get after it was queued: 503 (nothing stored, or not
+ * everything) and 429 (over the client's rate, and not a redelivery). Both say when to retry. */
+static void reply_unavailable(struct evhttp_request *req, const char *reqid, bool draining,
+                              const char *detail)
+{
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", HV_RETRY_AFTER);
+    reply_problem_raw(req, reqid, draining, 503, "unavailable", NULL, detail, NULL);
+}
+
+static void reply_rate_limited(struct evhttp_request *req, const char *reqid, bool draining,
+                               int retry_after)
+{
+    char retry[16];
+    snprintf(retry, sizeof(retry), "%d", retry_after);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", retry);
+    reply_problem_raw(req, reqid, draining, 429, "rate_limited", NULL,
+                      "too many requests from this client; retry later", NULL);
+}
+
+static void check_drained(hv_worker_t *w);
+
+/* Ends the life of one queued ingest request on its worker. */
+static void ingest_done(hv_worker_t *w)
+{
+    w->inflight--;
+    check_drained(w);
+}
+
 static void problem(reqctx_t *rc, int status, const char *code, const char *field,
                     const char *detail, const char *extra)
 {
@@ -327,28 +355,21 @@ static void pending_reply(pending_t *p, hv_outcome_t outcome)
     case HV_OUT_UNAVAILABLE:
         status = 503;
         code = "unavailable";
-        evhttp_add_header(evhttp_request_get_output_headers(p->req), "Retry-After", HV_RETRY_AFTER);
-        reply_problem_raw(p->req, p->reqid, w->draining, 503, code, NULL,
-                          "the database is unavailable; nothing was stored, retry later", NULL);
+        reply_unavailable(p->req, p->reqid, w->draining,
+                          "the database is unavailable; nothing was stored, retry later");
         break;
-    case HV_OUT_NOT_FOUND: {
-        char retry[16];
+    case HV_OUT_NOT_FOUND:
         status = 429;
         code = "rate_limited";
-        snprintf(retry, sizeof(retry), "%d", p->retry_after);
-        evhttp_add_header(evhttp_request_get_output_headers(p->req), "Retry-After", retry);
-        reply_problem_raw(p->req, p->reqid, w->draining, 429, code, NULL,
-                          "too many requests from this client; retry later", NULL);
+        reply_rate_limited(p->req, p->reqid, w->draining, p->retry_after);
         break;
-    }
     }
     if (outcome == HV_OUT_ACCEPTED || outcome == HV_OUT_DUPLICATE)
         hv_metrics_event(&w->metrics, outcome == HV_OUT_ACCEPTED ? "accepted" : "duplicate");
     access_log(w, HV_ROUTE_EVENTS, p->reqid, "POST", "/v1/events", status, code,
                since_us(&p->start));
     free(p);
-    w->inflight--;
-    check_drained(w);
+    ingest_done(w);
 }
 
 static void on_written(hv_write_item_t *item, hv_outcome_t outcome)
@@ -663,19 +684,13 @@ static void batch_reply(batch_req_t *b)
     int status = 200;
 
     if (b->limited && b->not_found) {
-        char retry[16];
         status = 429;
-        snprintf(retry, sizeof(retry), "%d", b->retry_after);
-        evhttp_add_header(evhttp_request_get_output_headers(b->req), "Retry-After", retry);
-        reply_problem_raw(b->req, b->reqid, w->draining, 429, "rate_limited", NULL,
-                          "too many requests from this client; retry later", NULL);
+        reply_rate_limited(b->req, b->reqid, w->draining, b->retry_after);
     } else if (b->unavailable) {
         status = 503;
-        evhttp_add_header(evhttp_request_get_output_headers(b->req), "Retry-After", HV_RETRY_AFTER);
-        reply_problem_raw(b->req, b->reqid, w->draining, 503, "unavailable", NULL,
+        reply_unavailable(b->req, b->reqid, w->draining,
                           "the database is unavailable; some lines were not stored, retry the "
-                          "batch",
-                          NULL);
+                          "batch");
     } else {
         if (b->n_errors > 1)
             qsort(b->errors, (size_t)b->n_errors, sizeof(*b->errors), batch_error_cmp);
@@ -704,8 +719,7 @@ static void batch_reply(batch_req_t *b)
                                : NULL,
                since_us(&b->start));
     batch_free(b);
-    w->inflight--;
-    check_drained(w);
+    ingest_done(w);
 }
 
 static void on_batch_written(hv_write_item_t *item, hv_outcome_t outcome)
