@@ -327,10 +327,19 @@ describe('per-client rate limit', () => {
         }
         const badRedeliveries = redeliveries.filter((a) => a.status !== 200 || a.answer !== 'duplicate');
         assert.deepEqual(badRedeliveries.map((a) => `${a.status} ${a.text}`).slice(0, 10), [], 'redeliveries over the rate');
-        // ...while a new event from the same client is still refused.
-        const probe = await fast.attempt(fresh());
-        assert.equal(probe.status, 429, `a new event right after the redeliveries: ${probe.status} ${probe.text}`);
-        flood.push(probe.d);
+        // ...while new events from the same client are still refused. The bucket holds at most
+        // the burst (50), however slowly the redeliveries went (a sanitizer build is slow enough
+        // to refill it), so of 60 new events sent at once at least 10 must get 429.
+        const probes = await Promise.all(Array.from({ length: 60 }, () => fast.attempt(fresh())));
+        const probe429 = probes.filter((a) => a.status === 429);
+        assert.ok(
+            probe429.length >= 10,
+            `new events right after the redeliveries: ${probes.map((a) => a.status).join(' ')}`,
+        );
+        for (const a of probes) {
+            assert.ok(a.status === 429 || (a.status === 200 && a.answer === 'accepted'), `${a.status} ${a.text}`);
+            flood.push(a.d);
+        }
 
         // Another client address (127.0.0.2, still loopback) has its own bucket.
         let otherClient = 'skipped (127.0.0.2 not bindable)';
