@@ -131,20 +131,6 @@ static double rng_unit(uint64_t *s)
     return (double)(rng_next(s) >> 11) / 9007199254740992.0;
 }
 
-static int pick_cum(const double *cum, int n, double u)
-{
-    double x = u * cum[n - 1];
-    int lo = 0, hi = n - 1;
-    while (lo < hi) {
-        int mid = (lo + hi) / 2;
-        if (cum[mid] > x)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return lo;
-}
-
 /* ---- reference data ---- */
 
 /* ---- parameters ---- */
@@ -177,8 +163,8 @@ static void tmpl_build(conn_t *c, tmpl_t *t, int n)
     t->off_cert = hv_xcalloc((size_t)n, sizeof(size_t));
     t->off_person = hv_xcalloc((size_t)n, sizeof(size_t));
     for (int i = 0; i < n; i++) {
-        int ward = pick_cum(g_wards.cum, g_wards.n, rng_unit(&c->rng));
-        int g = pick_cum(group_cum, 4, rng_unit(&c->rng));
+        int ward = bench_pick_cum(g_wards.cum, g_wards.n, rng_unit(&c->rng));
+        int g = bench_pick_cum(group_cum, 4, rng_unit(&c->rng));
         bool adult = rng_unit(&c->rng) >= g_cfg.minor_ratio;
 
         snprintf(s, sizeof(s), "dbc_%s_%02d_%0*d", g_tag, c->index, DBC_SEQ_DIGITS, 0);

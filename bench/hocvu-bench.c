@@ -481,20 +481,6 @@ static void wardtab_fallback(wardtab_t *t)
     snprintf(t->source, sizeof(t->source), "built-in list of %d units", t->n);
 }
 
-static int pick_cum(const double *cum, int n, double u)
-{
-    double x = u * cum[n - 1];
-    int lo = 0, hi = n - 1;
-    while (lo < hi) {
-        int mid = (lo + hi) / 2;
-        if (cum[mid] > x)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return lo;
-}
-
 static void provtab_build(provtab_t *p)
 {
     static const char *const near[] = {"086", "087", "089", "091", "093", "094", "095", "096"};
@@ -554,7 +540,7 @@ static uint32_t person_new(worker_t *w)
     bool minor = rng_unit(&w->rng) < b->cfg.minor_ratio;
     int by = minor ? 2009 + (int)rng_below(&w->rng, 4) : 1950 + (int)rng_below(&w->rng, 58);
     int century = (by >= 2000 ? 2 : 0) + (int)rng_below(&w->rng, 2);
-    const char *prov = b->provs.codes[pick_cum(b->provs.cum, b->provs.n, rng_unit(&w->rng))];
+    const char *prov = b->provs.codes[bench_pick_cum(b->provs.cum, b->provs.n, rng_unit(&w->rng))];
     uint64_t slots = 1000 / (uint64_t)b->nworkers, serial, key;
     char cid[13];
 
@@ -592,7 +578,7 @@ static uint32_t person_new(worker_t *w)
     p->by = (int16_t)by;
     p->bm = (uint8_t)bd.month;
     p->bd = (uint8_t)bd.day;
-    p->ward = (uint16_t)pick_cum(b->wards.cum, b->wards.n, rng_unit(&w->rng));
+    p->ward = (uint16_t)bench_pick_cum(b->wards.cum, b->wards.n, rng_unit(&w->rng));
     p->group = (uint8_t)(minor ? GRP_STUDENT : pick_group(&w->rng));
     p->flags = (uint8_t)((rng_unit(&w->rng) < 0.7 ? PF_BDATE : 0) | (minor ? PF_MINOR : 0));
     return (uint32_t)w->npersons++;
@@ -620,7 +606,7 @@ static uint32_t cert_new(worker_t *w)
     c->person = pi;
     c->ward = rng_unit(&w->rng) < 0.8
                   ? p->ward
-                  : (uint16_t)pick_cum(b->wards.cum, b->wards.n, rng_unit(&w->rng));
+                  : (uint16_t)bench_pick_cum(b->wards.cum, b->wards.n, rng_unit(&w->rng));
     c->group =
         (p->flags & PF_MINOR) || rng_unit(&w->rng) < 0.8 ? p->group : (uint8_t)pick_group(&w->rng);
     c->flags = p->flags & PF_BDATE;

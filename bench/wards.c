@@ -121,3 +121,17 @@ void bench_wards_free(bench_wards_t *t)
     t->cum = NULL;
     t->n = 0;
 }
+
+int bench_pick_cum(const double *cum, int n, double u)
+{
+    double x = u * cum[n - 1];
+    int lo = 0, hi = n - 1;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (cum[mid] > x)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}

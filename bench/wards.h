@@ -23,4 +23,8 @@ typedef struct bench_wards {
 int bench_wards_load(bench_wards_t *t, const char *file, char *err, size_t errlen);
 void bench_wards_free(bench_wards_t *t);
 
+/* Index of the weight interval that u (in [0, 1)) falls in, given n cumulative weights: a
+ * weighted pick (of a ward, a province, ...). */
+int bench_pick_cum(const double *cum, int n, double u);
+
 #endif

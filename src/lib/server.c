@@ -571,6 +571,17 @@ static const char *ingest_gate(reqctx_t *rc, const char *media_type, size_t max_
     return body;
 }
 
+/* The snapshot whose ward table validates an ingest request, or NULL after replying 503 (none
+ * loaded yet). Release it with hv_snapshot_release(). */
+static hv_snapshot_t *ingest_snapshot(reqctx_t *rc)
+{
+    hv_snapshot_t *snap = hv_snapshot_acquire(rc->w->srv->snap);
+    if (!snap)
+        problem(rc, 503, "unavailable", NULL, "the ward table is not loaded yet; retry later",
+                NULL);
+    return snap;
+}
+
 static void handle_event(reqctx_t *rc)
 {
     hv_worker_t *w = rc->w;
@@ -591,12 +602,9 @@ static void handle_event(reqctx_t *rc)
                 NULL);
         return;
     }
-    snap = hv_snapshot_acquire(w->srv->snap);
-    if (!snap) {
-        problem(rc, 503, "unavailable", NULL, "the ward table is not loaded yet; retry later",
-                NULL);
+    snap = ingest_snapshot(rc);
+    if (!snap)
         return;
-    }
     p = hv_xcalloc(1, sizeof(*p));
     p->limited = !within_rate(rc, &p->retry_after);
     if (!prepare_event(w, snap, body, len, now, msg_id, false, NULL, &p->item, &why)) {
@@ -770,12 +778,9 @@ static void handle_batch(reqctx_t *rc)
         problem(rc, 413, "payload_too_large", NULL, "the batch has more than 10000 lines", NULL);
         return;
     }
-    snap = hv_snapshot_acquire(w->srv->snap);
-    if (!snap) {
-        problem(rc, 503, "unavailable", NULL, "the ward table is not loaded yet; retry later",
-                NULL);
+    snap = ingest_snapshot(rc);
+    if (!snap)
         return;
-    }
     b = hv_xcalloc(1, sizeof(*b));
     b->w = w;
     b->req = rc->req;
