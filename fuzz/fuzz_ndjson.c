@@ -7,7 +7,7 @@
 #include "fuzz_common.h"
 #include "hocvu/ndjson.h"
 
-/* The splitting loop formerly inline in server.c's handle_batch, kept as the reference for
+/* The splitting loop formerly inline in the batch handler (now batch.c), kept as the reference for
  * "same semantics". It needs a NUL after the body (its strspn ran past the end otherwise). */
 typedef struct ref_line {
     size_t off, n;

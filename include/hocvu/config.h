@@ -13,6 +13,8 @@
 #include "hocvu/util.h"
 
 #define HV_MAX_READ_TOKENS 32
+#define HV_CONFIG_N_SETTINGS 19 /* rows of the option table in config.c */
+#define HV_CONFIG_FP_LEN 32     /* SHA-256 */
 
 typedef struct hv_redis_addr {
     bool unix_socket;
@@ -45,6 +47,9 @@ typedef struct hv_config {
     int rate_burst;
     int http_timeout;  /* seconds: whole-request deadline and idle keep-alive timeout */
     char *config_file; /* owned; NULL if none */
+    /* SHA-256 of each setting's effective text (after env, file and flag precedence), so two
+     * configurations can be compared setting by setting without keeping secrets twice. */
+    uint8_t fp[HV_CONFIG_N_SETTINGS][HV_CONFIG_FP_LEN];
 } hv_config_t;
 
 typedef enum hv_config_status {
@@ -62,10 +67,15 @@ hv_config_status_t hv_config_load(hv_config_t *cfg, int argc, char **argv, char 
                                   size_t errlen);
 void hv_config_free(hv_config_t *cfg);
 
-/* Settings that SIGHUP applies to a running service; the rest need a restart. */
-#define HV_CONFIG_RELOADABLE                                                                       \
-    "HOCVU_WEBHOOK_SECRETS, HOCVU_READ_TOKENS, HOCVU_TIMESTAMP_TOLERANCE, HOCVU_RATE_LIMIT, "      \
-    "HOCVU_RATE_BURST, HOCVU_LOG_LEVEL"
+/* The option table says, per setting, whether SIGHUP applies it to a running service; these
+ * are derived from it. */
+/* Writes the names of the settings that differ between the running and the newly loaded
+ * configuration but need a restart to apply, comma-separated in table order, into out ("" if
+ * none). Values are compared as written: "2" and "02" differ. Returns how many. */
+int hv_config_restart_needed(const hv_config_t *running, const hv_config_t *next, char *out,
+                             size_t outlen);
+/* True when SIGHUP applies the setting named by its environment variable. */
+bool hv_config_reloadable(const char *env);
 
 /* Parses "redis://[:password@]host[:port][/db]" or "unix:/path[?db=N]". Returns 0 or -1. */
 HV_MUST_CHECK int hv_redis_url_parse(const char *url, hv_redis_addr_t *out);

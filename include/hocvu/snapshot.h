@@ -1,7 +1,8 @@
 /*
- * snapshot.h - the read side: an immutable, reference-counted snapshot of wards and counters,
- * rebuilt from PostgreSQL by a background thread every interval and swapped in atomically, so
- * reads never wait behind writes and every instance serves what the shared counters say.
+ * snapshot.h - the read model: an immutable, reference-counted snapshot of the ward table and
+ * the aggregated counters (per-ward totals, groups, targets, ranks, daily series), built from
+ * rows by a pure function, with its two hot documents pre-rendered (render.h). The store that
+ * refreshes and publishes snapshots is snapstore.h.
  */
 #ifndef HOCVU_SNAPSHOT_H
 #define HOCVU_SNAPSHOT_H
@@ -10,7 +11,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "hocvu/config.h"
 #include "hocvu/util.h"
 #include "hocvu/ward.h"
 
@@ -47,6 +47,7 @@ typedef struct hv_snapshot {
     int64_t target;
     int64_t certified_adults, certified_total;
     int64_t group_adults[5];
+    int wards_at_target;         /* wards whose adults reach their target */
     hv_ward_stats_t *stats;      /* owned; stats[i] describes wards->wards[i] */
     size_t *ranked;              /* owned; indices into stats in rank order */
     hv_day_point_t *city_series; /* owned, sorted */
@@ -65,39 +66,18 @@ typedef struct hv_count_row {
     int64_t adults, total;
 } hv_count_row_t;
 
-/* Builds a snapshot. Takes ownership of `wards`; `rows` is borrowed. */
+/* Builds a snapshot with one reference, progress and wards_doc rendered. Takes ownership of
+ * `wards`; `rows` is borrowed. Pure: the same inputs give the same bytes. */
 hv_snapshot_t *hv_snapshot_build(hv_wardtab_t *wards, const hv_count_row_t *rows, size_t n_rows,
                                  int64_t city_target, int64_t as_of, uint64_t data_hash);
 void hv_snapshot_release(hv_snapshot_t *s);
 
-/* Derived documents, rendered on demand into `out` (appended). */
-/* One ward with by_group and its last 30 days up to `today`; false if no such current ward. */
-bool hv_snapshot_ward_json(const hv_snapshot_t *s, const char *code, int32_t today, hv_buf_t *out);
-/* Daily new and cumulative certified adults of a ward (code) or the city (NULL) from..to. */
-void hv_snapshot_timeseries_json(const hv_snapshot_t *s, const char *code, int32_t from, int32_t to,
-                                 hv_buf_t *out);
-/* First day with data for a ward (or the city); `dflt` if none. */
+/* The stats of a current ward by code, or NULL. */
+const hv_ward_stats_t *hv_snapshot_find(const hv_snapshot_t *s, const char *code);
+/* First day with data for a ward (or the city when code is NULL); `dflt` if none. */
 int32_t hv_snapshot_first_day(const hv_snapshot_t *s, const char *code, int32_t dflt);
-/* The ranked ward table as CSV (UTF-8 with BOM, CRLF), for spreadsheets. */
-void hv_snapshot_wards_csv(const hv_snapshot_t *s, hv_buf_t *out);
-/* A strong ETag for any body. */
-void hv_etag_of(const char *body, size_t len, char out[24]);
 
-typedef struct hv_snapstore hv_snapstore_t;
-
-/* Creates the store; `cfg` is borrowed and must outlive it. hv_snapstore_start() launches the
- * refresh thread; hv_snapstore_free() stops and joins it. */
-hv_snapstore_t *hv_snapstore_new(const hv_config_t *cfg);
-HV_MUST_CHECK int hv_snapstore_start(hv_snapstore_t *st);
-void hv_snapstore_free(hv_snapstore_t *st);
-
-/* Returns a new reference to the current snapshot, or NULL before the first successful refresh.
- * Thread-safe. Release with hv_snapshot_release(). */
-hv_snapshot_t *hv_snapshot_acquire(hv_snapstore_t *st);
-
-/* True when the last refresh reached PostgreSQL. */
-bool hv_snapstore_db_ok(hv_snapstore_t *st);
-/* Seconds since the snapshot was last confirmed current (for metrics); -1 if none. */
-double hv_snapstore_age(hv_snapstore_t *st);
+/* Takes another reference (thread-safe); hv_snapshot_release drops one. */
+void hv_snapshot_retain(hv_snapshot_t *s);
 
 #endif

@@ -48,6 +48,14 @@ size_t hv_b64_encode(const uint8_t *in, size_t n, char *out);
 /* Lowercase hex; out needs 2n+1 bytes. */
 void hv_hex_encode(const uint8_t *in, size_t n, char *out);
 
+/* FNV-1a, 64-bit, continuing from h (start with HV_FNV_OFFSET): a fast change detector for
+ * caches and snapshots, not a security measure. */
+#define HV_FNV_OFFSET 1469598103934665603ULL
+uint64_t hv_fnv1a(uint64_t h, const void *p, size_t n);
+/* A bijective 64-bit finalizer (MurmurHash3's): spreads a hash so that sums of hashes do not
+ * cancel out. */
+uint64_t hv_mix64(uint64_t h);
+
 /* Constant-time equality of two equal-length byte strings. */
 bool hv_ct_memeq(const void *a, const void *b, size_t n);
 

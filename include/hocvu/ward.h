@@ -1,6 +1,7 @@
 /*
  * ward.h - commune-level units: the current (1 July 2025) units and the pre-2025 codes that map
  * onto them. Resolution turns any accepted code into a current unit, or says why it cannot.
+ * The table is loaded from the database (hv_wardtab_load) or built by hand (tests, imports).
  */
 #ifndef HOCVU_WARD_H
 #define HOCVU_WARD_H
@@ -69,5 +70,15 @@ hv_ward_result_t hv_wardtab_resolve(const hv_wardtab_t *t, const char *code, siz
                                     hv_ward_resolution_t *out);
 /* Current unit by exact code, or NULL. */
 const hv_ward_t *hv_wardtab_find(const hv_wardtab_t *t, const char *code);
+
+/* Loads the table from the database (wards and legacy_wards) on a blocking connection and
+ * finishes it. Rows the table refuses are skipped with a warning. Returns the table (caller
+ * frees) or NULL with the first line of the database's error in err. */
+struct pg_conn;
+hv_wardtab_t *hv_wardtab_load(struct pg_conn *conn, char *err, size_t errlen);
+
+/* A hash of every attribute documents show (code, name, type, population, target), so a
+ * snapshot notices an import. */
+uint64_t hv_wardtab_hash(const hv_wardtab_t *t);
 
 #endif

@@ -46,10 +46,6 @@ struct hv_write_item {
     hv_write_item_t *next; /* writer-owned link while queued or in flight */
 };
 
-/* Fills the storage fields of an item from a validated event and its pseudonym. */
-void hv_write_item_from_event(hv_write_item_t *it, const char *id, const hv_event_t *ev,
-                              const char *ward, const uint8_t pseudonym[32]);
-
 typedef struct hv_writer hv_writer_t;
 
 typedef struct hv_writer_stats {

@@ -11,10 +11,18 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/sha.h>
+
 #include "hocvu/log.h"
 #include "hocvu/version.h"
 
 typedef enum opt_kind { OPT_STRING, OPT_SECRET, OPT_INT } opt_kind_t;
+
+/* When a changed value takes effect. */
+typedef enum opt_apply {
+    APPLY_RESTART = 0, /* read once at start */
+    APPLY_SIGHUP,      /* applied to the next request after SIGHUP (hv_worker_sync_live) */
+} opt_apply_t;
 
 typedef struct opt_def {
     const char *env;
@@ -23,6 +31,7 @@ typedef struct opt_def {
     const char *def;    /* NULL = required */
     long long min, max; /* OPT_INT range */
     const char *help;
+    opt_apply_t apply;
 } opt_def_t;
 
 enum {
@@ -47,6 +56,7 @@ enum {
     O_CONFIG_FILE,
     O_COUNT
 };
+_Static_assert(O_COUNT == HV_CONFIG_N_SETTINGS, "HV_CONFIG_N_SETTINGS must count opts[]");
 
 static const opt_def_t opts[O_COUNT] = {
     [O_LISTEN] = {"HOCVU_LISTEN", "--listen", OPT_STRING, "127.0.0.1:8080", 0, 0,
@@ -58,15 +68,16 @@ static const opt_def_t opts[O_COUNT] = {
     [O_REDIS_URL] = {"HOCVU_REDIS_URL", "--redis-url", OPT_SECRET, "redis://127.0.0.1:6379/0", 0, 0,
                      "redis://[:password@]host:port/db or unix:/path"},
     [O_WEBHOOK_SECRETS] = {"HOCVU_WEBHOOK_SECRETS", "--webhook-secrets", OPT_SECRET, NULL, 0, 0,
-                           "space-separated whsec_ secrets; any one verifies (required)"},
+                           "space-separated whsec_ secrets; any one verifies (required)",
+                           APPLY_SIGHUP},
     [O_ID_PEPPER] = {"HOCVU_ID_PEPPER", "--id-pepper", OPT_SECRET, NULL, 0, 0,
                      "key (>= 32 bytes) for pseudonymising citizen ids (required)"},
     [O_TARGET] = {"HOCVU_TARGET", "--target", OPT_INT, "996000", 1, 1000000000,
                   "city target of certified adults"},
     [O_READ_TOKENS] = {"HOCVU_READ_TOKENS", "--read-tokens", OPT_SECRET, "", 0, 0,
-                       "space-separated bearer tokens for read APIs; empty = public"},
+                       "space-separated bearer tokens for read APIs; empty = public", APPLY_SIGHUP},
     [O_TIMESTAMP_TOLERANCE] = {"HOCVU_TIMESTAMP_TOLERANCE", "--timestamp-tolerance", OPT_INT, "300",
-                               1, 86400, "seconds of allowed webhook-timestamp skew"},
+                               1, 86400, "seconds of allowed webhook-timestamp skew", APPLY_SIGHUP},
     [O_THREADS] = {"HOCVU_THREADS", "--threads", OPT_INT, "0", 0, 64,
                    "event-loop threads; 0 = one per CPU"},
     [O_BATCH_MAX] = {"HOCVU_BATCH_MAX", "--batch-max", OPT_INT, "1000", 1, 10000,
@@ -74,15 +85,16 @@ static const opt_def_t opts[O_COUNT] = {
     [O_SNAPSHOT_INTERVAL_MS] = {"HOCVU_SNAPSHOT_INTERVAL_MS", "--snapshot-interval-ms", OPT_INT,
                                 "500", 50, 1900, "read snapshot refresh interval"},
     [O_LOG_LEVEL] = {"HOCVU_LOG_LEVEL", "--log-level", OPT_STRING, "info", 0, 0,
-                     "debug, info, warn or error"},
+                     "debug, info, warn or error", APPLY_SIGHUP},
     [O_TLS_CERT] = {"HOCVU_TLS_CERT", "--tls-cert", OPT_STRING, "", 0, 0,
                     "PEM certificate chain file: serve HTTPS instead of HTTP"},
     [O_TLS_KEY] = {"HOCVU_TLS_KEY", "--tls-key", OPT_STRING, "", 0, 0,
                    "PEM private key file for HOCVU_TLS_CERT"},
     [O_RATE_LIMIT] = {"HOCVU_RATE_LIMIT", "--rate-limit", OPT_INT, "0", 0, 10000000,
-                      "ingest requests per second per client address; 0 = no limit"},
+                      "ingest requests per second per client address; 0 = no limit", APPLY_SIGHUP},
     [O_RATE_BURST] = {"HOCVU_RATE_BURST", "--rate-burst", OPT_INT, "0", 0, 10000000,
-                      "requests a client may send at once above the rate; 0 = one second's worth"},
+                      "requests a client may send at once above the rate; 0 = one second's worth",
+                      APPLY_SIGHUP},
     [O_HTTP_TIMEOUT] = {"HOCVU_HTTP_TIMEOUT", "--http-timeout", OPT_INT, "30", 1, 3600,
                         "seconds a request may take from its first byte to its last, and an "
                         "idle connection may stay open"},
@@ -102,6 +114,8 @@ static void print_help(void)
         printf("  %-24s %-28s %s", o->flag, o->env, o->help);
         if (o->def && o->kind != OPT_SECRET && o->def[0])
             printf(" [default: %s]", o->def);
+        if (o->apply == APPLY_SIGHUP)
+            printf(" [SIGHUP applies it]");
         printf("\n");
     }
     printf("  %-24s %-28s %s\n  %-24s %-28s %s\n", "--help", "", "show this help", "--version", "",
@@ -375,6 +389,10 @@ static hv_config_status_t hv_config_load_with(hv_config_t *cfg, int argc, char *
         val[i] = inline_val;
     }
     for (int i = 0; i < O_COUNT; i++) {
+        const char *text = val[i] ? val[i] : "";
+        SHA256((const unsigned char *)text, strlen(text), cfg->fp[i]);
+    }
+    for (int i = 0; i < O_COUNT; i++) {
         if (!val[i] || (opts[i].def == NULL && val[i][0] == '\0')) {
             snprintf(err, errlen, "%s is required (or %s)", opts[i].env, opts[i].flag);
             goto failed;
@@ -475,6 +493,35 @@ static hv_config_status_t hv_config_load_with(hv_config_t *cfg, int argc, char *
 failed:
     hv_config_free(cfg);
     return HV_CONFIG_ERROR;
+}
+
+int hv_config_restart_needed(const hv_config_t *running, const hv_config_t *next, char *out,
+                             size_t outlen)
+{
+    int n = 0;
+    size_t len = 0;
+
+    if (outlen)
+        out[0] = '\0';
+    for (int i = 0; i < O_COUNT; i++) {
+        if (opts[i].apply != APPLY_RESTART ||
+            memcmp(running->fp[i], next->fp[i], HV_CONFIG_FP_LEN) == 0)
+            continue;
+        if (outlen > len) {
+            int w = snprintf(out + len, outlen - len, "%s%s", n ? ", " : "", opts[i].env);
+            len += w > 0 ? (size_t)w : 0;
+        }
+        n++;
+    }
+    return n;
+}
+
+bool hv_config_reloadable(const char *env)
+{
+    for (int i = 0; i < O_COUNT; i++)
+        if (strcmp(opts[i].env, env) == 0)
+            return opts[i].apply == APPLY_SIGHUP;
+    return false;
 }
 
 void hv_config_free(hv_config_t *cfg)

@@ -336,3 +336,21 @@ bool hv_ct_memeq(const void *a, const void *b, size_t n)
         acc |= (unsigned char)(x[i] ^ y[i]);
     return acc == 0;
 }
+
+uint64_t hv_fnv1a(uint64_t h, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 1099511628211ULL;
+    return h;
+}
+
+uint64_t hv_mix64(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}

@@ -1,11 +1,16 @@
 /*
- * ward.c - the table of current commune-level units and pre-2025 codes, built once at start and
- * then read-only; resolution maps any accepted code to a current unit or says why it cannot.
+ * ward.c - the table of current commune-level units and pre-2025 codes: loaded from the
+ * database, then read-only; resolution maps any accepted code to a current unit or says why
+ * it cannot.
  */
 #include "hocvu/ward.h"
 
+#include <libpq-fe.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "hocvu/log.h"
 
 static bool code_ok(const char *s, size_t n)
 {
@@ -145,4 +150,87 @@ hv_ward_result_t hv_wardtab_resolve(const hv_wardtab_t *t, const char *code, siz
     for (int i = 0; i < l->n_new; i++)
         memcpy(out->candidates[i], l->new_codes[i], HV_WARD_CODE_LEN + 1);
     return HV_WARD_AMBIGUOUS;
+}
+
+/* Runs a query that returns rows; NULL with the error's first line in err. */
+static PGresult *fetch(PGconn *conn, const char *sql, char *err, size_t errlen)
+{
+    PGresult *res = PQexec(conn, sql);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        const char *m = PQresultErrorMessage(res);
+        snprintf(err, errlen, "%.*s", (int)strcspn(m, "\n"), m);
+        PQclear(res);
+        return NULL;
+    }
+    return res;
+}
+
+static int64_t int_or(const PGresult *res, int r, int c, int64_t dflt)
+{
+    return PQgetisnull(res, r, c) ? dflt : strtoll(PQgetvalue(res, r, c), NULL, 10);
+}
+
+hv_wardtab_t *hv_wardtab_load(PGconn *conn, char *err, size_t errlen)
+{
+    PGresult *res = fetch(conn,
+                          "SELECT code, name, type, population, coalesce(population_flag, ''),"
+                          " target FROM wards ORDER BY code",
+                          err, errlen);
+    hv_wardtab_t *t;
+
+    if (!res)
+        return NULL;
+    t = hv_wardtab_new();
+    for (int r = 0; r < PQntuples(res); r++) {
+        int64_t pop = int_or(res, r, 3, -1);
+        if (PQgetvalue(res, r, 4)[0])
+            pop = -1; /* flagged as implausible: no estimate from it */
+        if (hv_wardtab_add(t, PQgetvalue(res, r, 0), PQgetvalue(res, r, 1), PQgetvalue(res, r, 2),
+                           pop, int_or(res, r, 5, -1)) < 0)
+            hv_log(HV_LOG_WARN, "ward skipped", "code=%s", PQgetvalue(res, r, 0));
+    }
+    PQclear(res);
+
+    /* new_codes is a text[] of 5-digit codes: joined with commas, nothing needs quoting. */
+    res = fetch(conn, "SELECT old_code, array_to_string(new_codes, ','), split FROM legacy_wards",
+                err, errlen);
+    if (!res) {
+        hv_wardtab_free(t);
+        return NULL;
+    }
+    for (int r = 0; r < PQntuples(res); r++) {
+        char codes[HV_WARD_MAX_CANDIDATES][HV_WARD_CODE_LEN + 1];
+        const char *ptrs[HV_WARD_MAX_CANDIDATES];
+        int n = 0;
+        const char *p = PQgetvalue(res, r, 1);
+        while (*p && n < HV_WARD_MAX_CANDIDATES) {
+            size_t len = strcspn(p, ",");
+            snprintf(codes[n], sizeof(codes[n]), "%.*s", (int)len, p);
+            ptrs[n] = codes[n];
+            n++;
+            p += len;
+            if (*p == ',')
+                p++;
+        }
+        if (hv_wardtab_add_legacy(t, PQgetvalue(res, r, 0), ptrs, n,
+                                  PQgetvalue(res, r, 2)[0] == 't') < 0)
+            hv_log(HV_LOG_WARN, "legacy ward skipped", "code=%s", PQgetvalue(res, r, 0));
+    }
+    PQclear(res);
+    hv_wardtab_finish(t);
+    return t;
+}
+
+uint64_t hv_wardtab_hash(const hv_wardtab_t *t)
+{
+    uint64_t h = HV_FNV_OFFSET;
+    for (size_t i = 0; i < t->n_wards; i++) {
+        const hv_ward_t *w = &t->wards[i];
+        h = hv_fnv1a(h, w->code, strlen(w->code) + 1);
+        h = hv_fnv1a(h, w->name, strlen(w->name) + 1);
+        h = hv_fnv1a(h, w->type, strlen(w->type) + 1);
+        h = hv_fnv1a(h, &w->population, sizeof(w->population));
+        h = hv_fnv1a(h, &w->target, sizeof(w->target));
+    }
+    return h;
 }

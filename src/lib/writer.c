@@ -16,6 +16,7 @@
 
 #include "hocvu/log.h"
 #include "hocvu/metrics.h"
+#include "hocvu/pgarray.h"
 
 #define HV_WRITER_RETRY_MS 500     /* reconnect interval */
 #define HV_WRITER_BATCH_TIMEOUT 15 /* seconds before an unanswered batch counts as lost */
@@ -58,7 +59,7 @@ struct hv_writer {
     int flight_retries;
     struct timespec flight_start;
 
-    hv_buf_t params[HV_WRITER_NPARAMS];
+    hv_pgarray_t params[HV_WRITER_NPARAMS]; /* the batch's columns, binary */
     char shard_param[8];
     PGresult *result; /* result of the batch in flight, until its end */
     bool prepare_failed;
@@ -70,25 +71,6 @@ struct hv_writer {
 static void writer_connect(hv_writer_t *w);
 static void writer_sock_cb(evutil_socket_t fd, short what, void *arg);
 static void writer_kick(hv_writer_t *w);
-
-void hv_write_item_from_event(hv_write_item_t *it, const char *id, const hv_event_t *ev,
-                              const char *ward, const uint8_t pseudonym[32])
-{
-    snprintf(it->id, sizeof(it->id), "%s", id);
-    it->kind = ev->kind;
-    snprintf(it->cert_id, sizeof(it->cert_id), "%s", ev->cert_id);
-    hv_hex_encode(pseudonym, 32, it->person_hex);
-    snprintf(it->ward, sizeof(it->ward), "%s", ward ? ward : "");
-    it->grp = ev->kind == HV_EV_ISSUED ? (int)ev->group : 0;
-    it->has_ts = ev->has_ts;
-    it->ts = ev->ts;
-    it->day = ev->kind == HV_EV_ISSUED ? (int32_t)hv_date_to_days(ev->day) : 0;
-    it->adult = ev->adult;
-    snprintf(it->course_id, sizeof(it->course_id), "%s", ev->course_id);
-    it->score = ev->score;
-    it->lookup_only = false;
-    it->next = NULL;
-}
 
 static int64_t elapsed_us(const struct timespec *start)
 {
@@ -185,77 +167,79 @@ static void writer_connect(hv_writer_t *w)
     watch_socket(w, EV_WRITE);
 }
 
-/* Appends one element to a PostgreSQL array literal, quoted and escaped; NULL when s is NULL. */
-static void array_add(hv_buf_t *b, const char *s)
-{
-    hv_buf_putc(b, b->len == 0 ? '{' : ',');
-    if (!s) {
-        hv_buf_puts(b, "NULL");
-        return;
-    }
-    hv_buf_putc(b, '"');
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            hv_buf_putc(b, '\\');
-        hv_buf_putc(b, *s);
-    }
-    hv_buf_putc(b, '"');
-}
+/* Element types of hv_ingest's array parameters, in order (see prepare_sql). */
+static const uint32_t param_oids[HV_WRITER_NPARAMS] = {
+    HV_PG_TEXT, HV_PG_INT2, HV_PG_TEXT, HV_PG_TEXT, HV_PG_TEXT,   HV_PG_INT2,
+    HV_PG_INT8, HV_PG_INT4, HV_PG_BOOL, HV_PG_TEXT, HV_PG_FLOAT4,
+};
 
-/* Builds the array parameters of the batch in flight and sends it. */
+/* Builds the array parameters of the batch in flight (binary: nothing is quoted or escaped)
+ * and sends it. */
 static void send_batch(hv_writer_t *w)
 {
     const char *values[HV_WRITER_NPARAMS + 1];
-    char num[64];
+    int lengths[HV_WRITER_NPARAMS + 1], formats[HV_WRITER_NPARAMS + 1];
+    hv_pgarray_t *p = w->params;
+    const char *stmt = "hv_ingest";
+    int nparams = HV_WRITER_NPARAMS + 1;
 
-    for (int i = 0; i < HV_WRITER_NPARAMS; i++) {
-        hv_buf_reset(&w->params[i]);
-    }
+    for (int i = 0; i < HV_WRITER_NPARAMS; i++)
+        hv_pgarray_reset(&p[i]);
     if (w->flight_lookup) {
         for (hv_write_item_t *it = w->flight; it; it = it->next)
-            array_add(&w->params[0], it->id);
-        hv_buf_putc(&w->params[0], '}');
-        values[0] = w->params[0].data;
-        clock_gettime(CLOCK_MONOTONIC, &w->flight_start);
-        if (!PQsendQueryPrepared(w->conn, "hv_lookup", 1, values, NULL, NULL, 0)) {
-            char err[256];
-            writer_down(w, pq_error_line(w->conn, err, sizeof(err)));
-            return;
-        }
-        goto sent;
-    }
-    for (hv_write_item_t *it = w->flight; it; it = it->next) {
-        bool issued = it->kind == HV_EV_ISSUED;
+            hv_pgarray_text(&p[0], it->id, strlen(it->id));
+        stmt = "hv_lookup";
+        nparams = 1;
+    } else {
+        for (hv_write_item_t *it = w->flight; it; it = it->next) {
+            bool issued = it->kind == HV_EV_ISSUED;
 
-        array_add(&w->params[0], it->id);
-        array_add(&w->params[1], issued ? "1" : "2");
-        array_add(&w->params[2], it->cert_id);
-        array_add(&w->params[3], it->person_hex);
-        array_add(&w->params[4], issued ? it->ward : NULL);
-        snprintf(num, sizeof(num), "%d", it->grp);
-        array_add(&w->params[5], issued ? num : NULL);
-        snprintf(num, sizeof(num), "%lld", (long long)it->ts);
-        array_add(&w->params[6], it->has_ts ? num : NULL);
-        snprintf(num, sizeof(num), "%d", (int)it->day);
-        array_add(&w->params[7], issued ? num : NULL);
-        array_add(&w->params[8], issued ? (it->adult ? "t" : "f") : NULL);
-        array_add(&w->params[9], it->course_id[0] ? it->course_id : NULL);
-        snprintf(num, sizeof(num), "%.3f", it->score);
-        array_add(&w->params[10], it->score >= 0 ? num : NULL);
+            hv_pgarray_text(&p[0], it->id, strlen(it->id));
+            hv_pgarray_int2(&p[1], issued ? 1 : 2);
+            hv_pgarray_text(&p[2], it->cert_id, strlen(it->cert_id));
+            hv_pgarray_text(&p[3], it->person_hex, strlen(it->person_hex));
+            if (issued) {
+                hv_pgarray_text(&p[4], it->ward, strlen(it->ward));
+                hv_pgarray_int2(&p[5], (int16_t)it->grp);
+            } else {
+                hv_pgarray_null(&p[4]);
+                hv_pgarray_null(&p[5]);
+            }
+            if (it->has_ts)
+                hv_pgarray_int8(&p[6], it->ts);
+            else
+                hv_pgarray_null(&p[6]);
+            if (issued) {
+                hv_pgarray_int4(&p[7], it->day);
+                hv_pgarray_bool(&p[8], it->adult);
+            } else {
+                hv_pgarray_null(&p[7]);
+                hv_pgarray_null(&p[8]);
+            }
+            if (it->course_id[0])
+                hv_pgarray_text(&p[9], it->course_id, strlen(it->course_id));
+            else
+                hv_pgarray_null(&p[9]);
+            if (it->score >= 0)
+                hv_pgarray_float4(&p[10], (float)(round(it->score * 1000.0) / 1000.0));
+            else
+                hv_pgarray_null(&p[10]);
+        }
     }
-    for (int i = 0; i < HV_WRITER_NPARAMS; i++) {
-        hv_buf_putc(&w->params[i], '}');
-        values[i] = w->params[i].data;
+    for (int i = 0; i < nparams && i < HV_WRITER_NPARAMS; i++) {
+        values[i] = hv_pgarray_finish(&p[i], &lengths[i]);
+        formats[i] = 1;
     }
-    values[HV_WRITER_NPARAMS] = w->shard_param;
+    values[HV_WRITER_NPARAMS] = w->shard_param; /* text */
+    lengths[HV_WRITER_NPARAMS] = 0;
+    formats[HV_WRITER_NPARAMS] = 0;
 
     clock_gettime(CLOCK_MONOTONIC, &w->flight_start);
-    if (!PQsendQueryPrepared(w->conn, "hv_ingest", HV_WRITER_NPARAMS + 1, values, NULL, NULL, 0)) {
+    if (!PQsendQueryPrepared(w->conn, stmt, nparams, values, lengths, formats, 0)) {
         char err[256];
         writer_down(w, pq_error_line(w->conn, err, sizeof(err)));
         return;
     }
-sent:
     __atomic_store_n(&w->state, W_BUSY, __ATOMIC_RELAXED);
     struct timeval tv = {HV_WRITER_BATCH_TIMEOUT, 0};
     event_add(w->timeout_ev, &tv);
@@ -504,7 +488,7 @@ hv_writer_t *hv_writer_new(struct event_base *base, const char *conninfo, int ba
         abort();
     }
     for (int i = 0; i < HV_WRITER_NPARAMS; i++)
-        hv_buf_init(&w->params[i]);
+        hv_pgarray_init(&w->params[i], param_oids[i]);
     writer_connect(w);
     return w;
 }
@@ -523,7 +507,7 @@ void hv_writer_free(hv_writer_t *w)
     if (w->conn)
         PQfinish(w->conn);
     for (int i = 0; i < HV_WRITER_NPARAMS; i++)
-        hv_buf_free(&w->params[i]);
+        hv_pgarray_free(&w->params[i]);
     free(w->conninfo);
     free(w->name);
     free(w);

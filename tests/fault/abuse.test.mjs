@@ -14,8 +14,8 @@ import { after, before, describe, test } from 'node:test';
 import { newDatabase, nowSeconds, sign, sleep, startPostgres, startRedis } from '../integration/lib/harness.mjs';
 import { Sender, Workload, report, startDaemon, verifyExact } from './lib.mjs';
 
-// HV_HTTP_TIMEOUT_SEC in src/lib/server.c: the read/write time-out of a connection. If hocvud
-// learns HOCVU_HTTP_TIMEOUT (seconds), this test asks for a short one and finishes sooner.
+// HOCVU_HTTP_TIMEOUT's default (config.c): the read/write time-out of a connection. This test
+// asks for a short one and finishes sooner.
 const SERVER_TIMEOUT_S = 30;
 const ASKED_TIMEOUT_S = 5;
 

@@ -11,7 +11,7 @@ import { sleep } from '../integration/lib/harness.mjs';
 import { Sender, report, restartDaemon, startStack, verifyExact } from './lib.mjs';
 
 const CONCURRENCY = 24;
-const DRAIN_DEADLINE_MS = 20000; // HV_DRAIN_DEADLINE_SEC in src/lib/server.c
+const DRAIN_DEADLINE_MS = 20000; // HV_DRAIN_DEADLINE_SEC in src/lib/worker.c
 
 test('SIGTERM under load: in-flight requests answered, exit 0, nothing lost after restart', { timeout: 90000 }, async (t) => {
     const { dbUrl, daemon } = await startStack();

@@ -1,0 +1,35 @@
+/*
+ * render.h - the documents the read API serves, rendered from a snapshot: progress, the ranked
+ * wards, one ward, a timeseries (JSON, through the one JSON writer) and the wards report
+ * (CSV). Pure functions: a snapshot in, bytes appended to `out`.
+ */
+#ifndef HOCVU_RENDER_H
+#define HOCVU_RENDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hocvu/snapshot.h"
+#include "hocvu/util.h"
+
+/* A strong ETag ("\"<16 hex digits>\"") for any body: a change detector, not a security
+ * measure. */
+void hv_etag_of(const char *body, size_t len, char out[24]);
+
+/* GET /v1/progress: city totals, by_group, wards at target, as_of. */
+void hv_render_progress(const hv_snapshot_t *s, hv_buf_t *out);
+/* GET /v1/wards: every current ward in rank order. */
+void hv_render_wards(const hv_snapshot_t *s, hv_buf_t *out);
+/* GET /v1/wards/{code}: one ward with by_group and its last 30 days up to `today` (days since
+ * 1970-01-01); false (nothing appended) if no such current ward. */
+bool hv_render_ward(const hv_snapshot_t *s, const char *code, int32_t today, hv_buf_t *out);
+/* GET /v1/timeseries: daily new and cumulative certified adults of a ward (code) or the city
+ * (NULL) for every day from..to. */
+void hv_render_timeseries(const hv_snapshot_t *s, const char *code, int32_t from, int32_t to,
+                          hv_buf_t *out);
+/* GET /v1/reports/wards.csv: the ranked ward table as CSV (UTF-8 with BOM, CRLF, RFC 4180
+ * quoting), for spreadsheets. */
+void hv_render_wards_csv(const hv_snapshot_t *s, hv_buf_t *out);
+
+#endif

@@ -1,0 +1,191 @@
+/*
+ * reads.c - the read endpoints, all served from the current snapshot without touching the
+ * database: progress and the ranked wards (pre-rendered), one ward, the timeseries, the wards
+ * CSV report, and the dashboard page. Rendering itself is render.c's.
+ */
+#include <event2/http.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "hocvu/handlers.h"
+#include "hocvu/query.h"
+#include "hocvu/render.h"
+#include "hocvu/snapshot.h"
+#include "hocvu/snapstore.h"
+#include "hocvu/timeutil.h"
+#include "hocvu/web.h"
+
+#define HV_MAX_TIMESERIES_DAYS 3660
+
+hv_snapshot_t *hv_read_gate(hv_req_t *r)
+{
+    hv_snapshot_t *snap;
+
+    if (!hv_http_is_get(r))
+        return NULL;
+    if (!hv_http_authorized(r)) {
+        hv_http_problem(r, 401, "unauthorized", NULL, "a valid bearer token is required");
+        return NULL;
+    }
+    snap = hv_snapshot_acquire(r->w->srv->snap);
+    if (!snap)
+        hv_http_problem(r, 503, "unavailable", NULL, "no data loaded yet; retry later");
+    return snap;
+}
+
+static int32_t vn_today(void)
+{
+    return (int32_t)hv_date_to_days(hv_time_vn_date((int64_t)time(NULL)));
+}
+
+/* Ends the request with a body rendered on demand, under the ETag of its bytes. */
+static void reply_rendered(hv_req_t *r, const char *content_type, const hv_buf_t *b)
+{
+    char etag[24];
+    hv_etag_of(b->data, b->len, etag);
+    hv_http_cached(r, content_type, b->data, b->len, etag);
+}
+
+/* GET /v1/progress */
+void hv_handle_progress(hv_req_t *r)
+{
+    hv_snapshot_t *snap = hv_read_gate(r);
+    if (!snap)
+        return;
+    hv_http_cached(r, "application/json", snap->progress.body, snap->progress.len,
+                   snap->progress.etag);
+    hv_snapshot_release(snap);
+}
+
+/* GET /v1/wards */
+void hv_handle_wards(hv_req_t *r)
+{
+    hv_snapshot_t *snap = hv_read_gate(r);
+    if (!snap)
+        return;
+    hv_http_cached(r, "application/json", snap->wards_doc.body, snap->wards_doc.len,
+                   snap->wards_doc.etag);
+    hv_snapshot_release(snap);
+}
+
+/* GET /v1/wards/{code} */
+void hv_handle_ward(hv_req_t *r, const char *code)
+{
+    hv_snapshot_t *snap = hv_read_gate(r);
+    hv_buf_t b;
+
+    if (!snap)
+        return;
+    hv_buf_init(&b);
+    if (!hv_render_ward(snap, code, vn_today(), &b))
+        hv_http_problem(r, 404, "not_found", NULL, "no such current ward");
+    else
+        reply_rendered(r, "application/json", &b);
+    hv_buf_free(&b);
+    hv_snapshot_release(snap);
+}
+
+/* Parses an optional YYYY-MM-DD query parameter into days; false after ending with 400. */
+static bool date_param(hv_req_t *r, const hv_query_t *q, const char *name, int32_t *days)
+{
+    const char *v = hv_query_get(q, name);
+    hv_date_t d;
+
+    if (!v)
+        return true;
+    if (!hv_date_parse(v, strlen(v), &d)) {
+        hv_http_problem(r, 400, "invalid_parameter", name, "dates are YYYY-MM-DD");
+        return false;
+    }
+    *days = (int32_t)hv_date_to_days(d);
+    return true;
+}
+
+/* GET /v1/timeseries?ward=&from=&to= */
+void hv_handle_timeseries(hv_req_t *r)
+{
+    const char *uri = evhttp_request_get_uri(r->evreq), *qs = strchr(uri, '?'), *why = NULL;
+    hv_query_t q;
+    hv_snapshot_t *snap;
+    const char *ward;
+    int32_t from, to;
+    hv_buf_t b;
+
+    if (!hv_http_is_get(r))
+        return;
+    if (qs && !hv_query_parse(qs + 1, strcspn(qs + 1, "#"), &q, &why)) {
+        hv_http_problem(r, 400, "invalid_parameter", NULL, why);
+        return;
+    }
+    if (!qs)
+        q.n = 0;
+    snap = hv_read_gate(r);
+    if (!snap)
+        return;
+    ward = hv_query_get(&q, "ward");
+    if (ward && ward[0] == '\0')
+        ward = NULL;
+    if (ward && !hv_wardtab_find(snap->wards, ward)) {
+        hv_http_problem(r, 404, "not_found", "ward", "no such current ward");
+        goto done;
+    }
+    to = vn_today();
+    if (!date_param(r, &q, "to", &to))
+        goto done;
+    from = hv_snapshot_first_day(snap, ward, to);
+    if (from > to)
+        from = to;
+    if (!date_param(r, &q, "from", &from))
+        goto done;
+    if (from > to) {
+        hv_http_problem(r, 400, "invalid_parameter", "from", "from is after to");
+        goto done;
+    }
+    if (to - from >= HV_MAX_TIMESERIES_DAYS) {
+        hv_http_problem(r, 400, "invalid_parameter", "from", "at most 3660 days per request");
+        goto done;
+    }
+    hv_buf_init(&b);
+    hv_render_timeseries(snap, ward, from, to, &b);
+    reply_rendered(r, "application/json", &b);
+    hv_buf_free(&b);
+done:
+    hv_snapshot_release(snap);
+}
+
+/* GET /v1/reports/wards.csv */
+void hv_handle_report(hv_req_t *r)
+{
+    hv_snapshot_t *snap = hv_read_gate(r);
+    hv_buf_t b;
+    char disp[96], date[16];
+
+    if (!snap)
+        return;
+    hv_buf_init(&b);
+    hv_render_wards_csv(snap, &b);
+    hv_date_format(hv_time_vn_date(snap->as_of), date);
+    snprintf(disp, sizeof(disp), "attachment; filename=\"hocvu-wards-%s.csv\"", date);
+    hv_http_add_header(r, "Content-Disposition", disp);
+    reply_rendered(r, "text/csv; charset=utf-8", &b);
+    hv_buf_free(&b);
+    hv_snapshot_release(snap);
+}
+
+/* GET / */
+void hv_handle_dashboard(hv_req_t *r)
+{
+    size_t len;
+    const char *html = hv_web_dashboard(&len);
+    char etag[24];
+
+    if (!hv_http_is_get(r))
+        return;
+    /* The page itself is public: it holds no data and asks for a token when the API needs one. */
+    hv_etag_of(html, len, etag);
+    hv_http_add_header(r, "Content-Security-Policy",
+                       "default-src 'self'; style-src 'self' 'unsafe-inline'; "
+                       "script-src 'self' 'unsafe-inline'; img-src 'self' data:");
+    hv_http_cached(r, "text/html; charset=utf-8", html, len, etag);
+}

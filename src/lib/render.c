@@ -1,0 +1,205 @@
+/*
+ * render.c - snapshot in, document bytes out: the JSON documents of the read API (built with
+ * the one JSON writer) and the wards CSV. Nothing here allocates beyond the output buffer or
+ * touches shared state.
+ */
+#include "hocvu/render.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "hocvu/json.h"
+#include "hocvu/timeutil.h"
+
+void hv_etag_of(const char *body, size_t len, char out[24])
+{
+    snprintf(out, 24, "\"%016llx\"", (unsigned long long)hv_fnv1a(HV_FNV_OFFSET, body, len));
+}
+
+static void put_as_of(hv_json_t *j, int64_t as_of)
+{
+    char ts[32];
+    hv_time_format_utc(as_of, ts);
+    hv_json_kstr(j, "as_of", ts);
+}
+
+/* "by_group": adults per target group (index = hv_group_t). */
+static void put_by_group(hv_json_t *j, const int64_t g[5])
+{
+    hv_json_key(j, "by_group");
+    hv_json_obj(j);
+    hv_json_kint(j, "citizen", g[1]);
+    hv_json_kint(j, "official", g[2]);
+    hv_json_kint(j, "student", g[3]);
+    hv_json_kint(j, "worker", g[4]);
+    hv_json_end(j);
+}
+
+/* The members shared by /v1/wards entries and /v1/wards/{code}; the object stays open. */
+static void put_ward_fields(hv_json_t *j, const hv_ward_stats_t *r)
+{
+    hv_json_obj(j);
+    hv_json_kstr(j, "code", r->ward->code);
+    hv_json_kstr(j, "name", r->ward->name);
+    hv_json_kstr(j, "type", r->ward->type);
+    hv_json_kint(j, "certified_adults", r->adults);
+    hv_json_kint(j, "certified_total", r->total);
+    hv_json_key(j, "target");
+    if (r->target >= 0)
+        hv_json_int(j, r->target);
+    else
+        hv_json_null(j);
+    hv_json_kbool(j, "target_estimated", r->target_estimated);
+    hv_json_key(j, "percent");
+    if (r->percent >= 0)
+        hv_json_dec2(j, r->percent);
+    else
+        hv_json_null(j);
+    hv_json_kint(j, "rank", r->rank);
+}
+
+void hv_render_progress(const hv_snapshot_t *s, hv_buf_t *out)
+{
+    hv_json_t j;
+    int64_t target = s->target;
+
+    hv_json_init(&j, out);
+    hv_json_obj(&j);
+    hv_json_kint(&j, "target", target);
+    hv_json_kint(&j, "certified_adults", s->certified_adults);
+    hv_json_kint(&j, "certified_total", s->certified_total);
+    hv_json_key(&j, "percent");
+    hv_json_dec2(&j, target > 0 ? 100.0 * (double)s->certified_adults / (double)target : 0);
+    hv_json_kint(&j, "remaining", s->certified_adults >= target ? 0 : target - s->certified_adults);
+    put_by_group(&j, s->group_adults);
+    hv_json_kint(&j, "wards", (int64_t)s->wards->n_wards);
+    hv_json_kint(&j, "wards_at_target", s->wards_at_target);
+    put_as_of(&j, s->as_of);
+    hv_json_end(&j);
+}
+
+void hv_render_wards(const hv_snapshot_t *s, hv_buf_t *out)
+{
+    hv_json_t j;
+
+    hv_json_init(&j, out);
+    hv_json_obj(&j);
+    hv_json_key(&j, "wards");
+    hv_json_arr(&j);
+    for (size_t i = 0; i < s->wards->n_wards; i++) {
+        put_ward_fields(&j, &s->stats[s->ranked[i]]);
+        hv_json_end(&j);
+    }
+    hv_json_end(&j);
+    put_as_of(&j, s->as_of);
+    hv_json_end(&j);
+}
+
+/* An array of {"date","new","cumulative"} for every day from..to of a series. */
+static void put_points(hv_json_t *j, const hv_day_point_t *series, size_t n, int32_t from,
+                       int32_t to)
+{
+    int64_t cum = 0;
+    size_t i = 0;
+    char date[16];
+
+    for (; i < n && series[i].day < from; i++)
+        cum += series[i].adults;
+    hv_json_arr(j);
+    for (int32_t d = from; d <= to; d++) {
+        int64_t add = 0;
+        if (i < n && series[i].day == d)
+            add = series[i++].adults;
+        cum += add;
+        hv_date_format(hv_days_to_date(d), date);
+        hv_json_obj(j);
+        hv_json_kstr(j, "date", date);
+        hv_json_kint(j, "new", add);
+        hv_json_kint(j, "cumulative", cum);
+        hv_json_end(j);
+    }
+    hv_json_end(j);
+}
+
+bool hv_render_ward(const hv_snapshot_t *s, const char *code, int32_t today, hv_buf_t *out)
+{
+    const hv_ward_stats_t *r = hv_snapshot_find(s, code);
+    hv_json_t j;
+
+    if (!r)
+        return false;
+    hv_json_init(&j, out);
+    put_ward_fields(&j, r);
+    put_by_group(&j, r->group_adults);
+    hv_json_key(&j, "last_30_days");
+    put_points(&j, r->series, r->n_series, today - 29, today);
+    put_as_of(&j, s->as_of);
+    hv_json_end(&j);
+    return true;
+}
+
+void hv_render_timeseries(const hv_snapshot_t *s, const char *code, int32_t from, int32_t to,
+                          hv_buf_t *out)
+{
+    const hv_ward_stats_t *r = code ? hv_snapshot_find(s, code) : NULL;
+    char f[16], t[16];
+    hv_json_t j;
+
+    hv_date_format(hv_days_to_date(from), f);
+    hv_date_format(hv_days_to_date(to), t);
+    hv_json_init(&j, out);
+    hv_json_obj(&j);
+    hv_json_kstr(&j, "ward", r ? r->ward->code : NULL);
+    hv_json_kstr(&j, "from", f);
+    hv_json_kstr(&j, "to", t);
+    hv_json_key(&j, "points");
+    if (r)
+        put_points(&j, r->series, r->n_series, from, to);
+    else
+        put_points(&j, s->city_series, s->n_city_series, from, to);
+    put_as_of(&j, s->as_of);
+    hv_json_end(&j);
+}
+
+/* A CSV field: quoted when it holds a separator, quote or line break (RFC 4180). */
+static void csv_field(hv_buf_t *b, const char *v)
+{
+    if (strpbrk(v, ",\"\r\n") == NULL) {
+        hv_buf_puts(b, v);
+        return;
+    }
+    hv_buf_putc(b, '"');
+    for (; *v; v++) {
+        if (*v == '"')
+            hv_buf_putc(b, '"');
+        hv_buf_putc(b, *v);
+    }
+    hv_buf_putc(b, '"');
+}
+
+void hv_render_wards_csv(const hv_snapshot_t *s, hv_buf_t *out)
+{
+    char ts[32], pct[32];
+
+    /* The BOM makes spreadsheet programs read the Vietnamese names as UTF-8. */
+    hv_buf_puts(out, "\xEF\xBB\xBF");
+    hv_buf_puts(out, "rank,code,name,type,certified_adults,certified_total,target,"
+                     "target_estimated,percent,as_of\r\n");
+    hv_time_format_utc(s->as_of, ts);
+    for (size_t i = 0; i < s->wards->n_wards; i++) {
+        const hv_ward_stats_t *r = &s->stats[s->ranked[i]];
+        hv_buf_printf(out, "%d,%s,", r->rank, r->ward->code);
+        csv_field(out, r->ward->name);
+        hv_buf_putc(out, ',');
+        csv_field(out, r->ward->type);
+        hv_buf_printf(out, ",%lld,%lld,", (long long)r->adults, (long long)r->total);
+        if (r->target >= 0)
+            hv_buf_printf(out, "%lld", (long long)r->target);
+        hv_buf_printf(out, ",%s,", r->target_estimated ? "true" : "false");
+        if (r->percent >= 0) {
+            hv_fmt_dec2(r->percent, pct);
+            hv_buf_puts(out, pct);
+        }
+        hv_buf_printf(out, ",%s\r\n", ts);
+    }
+}

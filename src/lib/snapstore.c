@@ -1,0 +1,283 @@
+/*
+ * snapstore.c - the current snapshot and the thread that refreshes it from PostgreSQL. That
+ * thread may block on libpq: it is not an event loop, and the loops only ever take a
+ * reference to the published snapshot. Between refreshes it gives the janitor its turn.
+ */
+#include "hocvu/snapstore.h"
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hocvu/janitor.h"
+#include "hocvu/log.h"
+
+#define HV_SNAPSHOT_FULL_EVERY_MS 30000 /* re-read counters at least this often regardless */
+
+struct hv_snapstore {
+    const hv_config_t *cfg; /* borrowed */
+    pthread_t thread;
+    bool started;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool stop;
+    hv_snapshot_t *current; /* one reference held by the store */
+    bool db_ok;
+    int64_t confirmed_at_ms;
+    PGconn *conn; /* refresher thread only */
+    bool logged_down;
+    /* What the current snapshot was built from, to skip re-reading unchanged counters. */
+    int64_t built_version;
+    uint64_t built_wards_hash;
+    int64_t built_at_ms;
+    hv_janitor_t janitor; /* refresher thread only */
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+hv_snapshot_t *hv_snapshot_acquire(hv_snapstore_t *st)
+{
+    hv_snapshot_t *s;
+    pthread_mutex_lock(&st->lock);
+    s = st->current;
+    if (s)
+        hv_snapshot_retain(s);
+    pthread_mutex_unlock(&st->lock);
+    return s;
+}
+
+bool hv_snapstore_db_ok(hv_snapstore_t *st)
+{
+    bool ok;
+    pthread_mutex_lock(&st->lock);
+    ok = st->db_ok;
+    pthread_mutex_unlock(&st->lock);
+    return ok;
+}
+
+double hv_snapstore_age(hv_snapstore_t *st)
+{
+    double age = -1;
+    pthread_mutex_lock(&st->lock);
+    if (st->current)
+        age = (double)(now_ms() - st->confirmed_at_ms) / 1000.0;
+    pthread_mutex_unlock(&st->lock);
+    return age;
+}
+
+/* Logs a refresh failure once per outage. */
+static void log_down(hv_snapstore_t *st, const char *msg, const char *error)
+{
+    if (!st->logged_down)
+        hv_log(HV_LOG_ERROR, msg, "error=\"%.*s\"", (int)strcspn(error, "\n"), error);
+    st->logged_down = true;
+}
+
+/* Runs a query on the refresher's connection; returns the result or NULL (logged). */
+static PGresult *query(hv_snapstore_t *st, const char *sql)
+{
+    PGresult *res = PQexec(st->conn, sql);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK && PQresultStatus(res) != PGRES_COMMAND_OK) {
+        log_down(st, "snapshot query failed", PQresultErrorMessage(res));
+        PQclear(res);
+        return NULL;
+    }
+    return res;
+}
+
+static int64_t int_or(const PGresult *res, int r, int c, int64_t dflt)
+{
+    return PQgetisnull(res, r, c) ? dflt : strtoll(PQgetvalue(res, r, c), NULL, 10);
+}
+
+/* Connects the refresher when it has no working connection. Returns 0 or -1 (logged). */
+static int ensure_connected(hv_snapstore_t *st)
+{
+    const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
+    const char *vals[] = {st->cfg->read_database_url, "3", "hocvud-snapshot", NULL};
+    PGresult *res;
+
+    if (st->conn && PQstatus(st->conn) == CONNECTION_OK)
+        return 0;
+    if (st->conn)
+        PQfinish(st->conn);
+    st->conn = PQconnectdbParams(keys, vals, 1);
+    if (PQstatus(st->conn) != CONNECTION_OK) {
+        log_down(st, "snapshot database unavailable", PQerrorMessage(st->conn));
+        PQfinish(st->conn);
+        st->conn = NULL;
+        return -1;
+    }
+    res = query(st, "SET statement_timeout = '5s'; SET work_mem = '64MB'");
+    if (res)
+        PQclear(res);
+    st->built_version = -1;
+    return 0;
+}
+
+/* Publishes `next` (may be NULL: the current snapshot stays) and marks it confirmed now. */
+static void publish(hv_snapstore_t *st, hv_snapshot_t *next)
+{
+    hv_snapshot_t *old = NULL;
+
+    pthread_mutex_lock(&st->lock);
+    if (next) {
+        old = st->current;
+        st->current = next;
+    }
+    st->confirmed_at_ms = now_ms();
+    pthread_mutex_unlock(&st->lock);
+    hv_snapshot_release(old);
+}
+
+/* One refresh: returns 0 when PostgreSQL answered (whether or not anything changed). One scan of
+ * the counters yields both the (ward, group) totals and the (ward, day) series. */
+static int refresh(hv_snapstore_t *st)
+{
+    hv_wardtab_t *wards;
+    PGresult *res;
+    hv_count_row_t *rows;
+    hv_snapshot_t *prev, *next = NULL;
+    char err[256];
+    uint64_t hash;
+    int n;
+
+    if (ensure_connected(st) < 0)
+        return -1;
+    /* Read the version before the counters: a commit in between is seen on the next cycle. */
+    res = query(st, "SELECT coalesce(sum(version), 0)::bigint FROM counter_versions");
+    if (!res)
+        return -1;
+    int64_t version = int_or(res, 0, 0, 0);
+    PQclear(res);
+    wards = hv_wardtab_load(st->conn, err, sizeof(err));
+    if (!wards) {
+        log_down(st, "snapshot query failed", err);
+        return -1;
+    }
+    uint64_t whash = hv_wardtab_hash(wards);
+    if (version == st->built_version && whash == st->built_wards_hash &&
+        now_ms() - st->built_at_ms < HV_SNAPSHOT_FULL_EVERY_MS) {
+        /* Nothing moved: confirm the current snapshot without scanning the counters. */
+        hv_wardtab_free(wards);
+        publish(st, NULL);
+        return 0;
+    }
+    res = query(st, "SELECT ward, grp, (day - date '1970-01-01'), sum(adults)::bigint, "
+                    "sum(total)::bigint FROM counters "
+                    "GROUP BY GROUPING SETS ((ward, grp), (ward, day)) "
+                    "HAVING sum(adults) <> 0 OR sum(total) <> 0");
+    if (!res) {
+        hv_wardtab_free(wards);
+        return -1;
+    }
+    n = PQntuples(res);
+    rows = hv_xcalloc(n ? (size_t)n : 1, sizeof(*rows));
+    /* Order-independent hash of the rows: a sum of per-row hashes, each mixed so that a +1 on
+     * two rows cannot cancel out (seen: one certificate counted on its (ward, group) and its
+     * (ward, day) row). */
+    hash = whash;
+    for (int r = 0; r < n; r++) {
+        hv_count_row_t *c = &rows[r];
+        snprintf(c->ward, sizeof(c->ward), "%s", PQgetvalue(res, r, 0));
+        c->grp = PQgetisnull(res, r, 1) ? 0 : atoi(PQgetvalue(res, r, 1));
+        c->day = PQgetisnull(res, r, 2) ? HV_NO_DAY : (int32_t)atol(PQgetvalue(res, r, 2));
+        c->adults = int_or(res, r, 3, 0);
+        c->total = int_or(res, r, 4, 0);
+        hash += hv_mix64(hv_fnv1a(HV_FNV_OFFSET, c, sizeof(*c)));
+    }
+    PQclear(res);
+
+    if (st->logged_down)
+        hv_log(HV_LOG_INFO, "snapshot database available", NULL);
+    st->logged_down = false;
+
+    prev = hv_snapshot_acquire(st);
+    if (prev && prev->data_hash == hash) {
+        /* Nothing changed: keep the old snapshot, its as_of and its ETags. */
+        hv_wardtab_free(wards);
+    } else {
+        next =
+            hv_snapshot_build(wards, rows, (size_t)n, st->cfg->target, (int64_t)time(NULL), hash);
+    }
+    free(rows);
+    hv_snapshot_release(prev);
+    publish(st, next);
+    st->built_version = version;
+    st->built_wards_hash = whash;
+    st->built_at_ms = now_ms();
+    return 0;
+}
+
+static void *refresher_main(void *arg)
+{
+    hv_snapstore_t *st = arg;
+
+    for (;;) {
+        int rc = refresh(st);
+        if (rc == 0)
+            hv_janitor_run(&st->janitor, now_ms());
+        pthread_mutex_lock(&st->lock);
+        st->db_ok = rc == 0;
+        if (!st->stop) {
+            struct timespec until;
+            int64_t wake;
+            clock_gettime(CLOCK_REALTIME, &until);
+            wake = (int64_t)until.tv_nsec + (int64_t)st->cfg->snapshot_interval_ms * 1000000;
+            until.tv_sec += wake / 1000000000;
+            until.tv_nsec = wake % 1000000000;
+            pthread_cond_timedwait(&st->cond, &st->lock, &until);
+        }
+        bool stop = st->stop;
+        pthread_mutex_unlock(&st->lock);
+        if (stop)
+            break;
+    }
+    if (st->conn)
+        PQfinish(st->conn);
+    st->conn = NULL;
+    return NULL;
+}
+
+hv_snapstore_t *hv_snapstore_new(const hv_config_t *cfg)
+{
+    hv_snapstore_t *st = hv_xcalloc(1, sizeof(*st));
+    st->cfg = cfg;
+    pthread_mutex_init(&st->lock, NULL);
+    pthread_cond_init(&st->cond, NULL);
+    hv_janitor_init(&st->janitor, cfg->database_url);
+    return st;
+}
+
+int hv_snapstore_start(hv_snapstore_t *st)
+{
+    if (pthread_create(&st->thread, NULL, refresher_main, st) != 0)
+        return -1;
+    st->started = true;
+    return 0;
+}
+
+void hv_snapstore_free(hv_snapstore_t *st)
+{
+    if (!st)
+        return;
+    if (st->started) {
+        pthread_mutex_lock(&st->lock);
+        st->stop = true;
+        pthread_cond_signal(&st->cond);
+        pthread_mutex_unlock(&st->lock);
+        pthread_join(st->thread, NULL);
+    }
+    hv_snapshot_release(st->current);
+    pthread_mutex_destroy(&st->lock);
+    pthread_cond_destroy(&st->cond);
+    free(st);
+}
