@@ -1,5 +1,6 @@
 /*
- * util.h - allocation that aborts on OOM, growable byte buffer, base64/hex, constant-time compare.
+ * util.h - allocation that aborts on OOM, growable byte buffer, base64/hex, constant-time compare,
+ * change-detection hashes.
  * Every other module builds on these so call sites stay free of allocation-failure branches.
  */
 #ifndef HOCVU_UTIL_H

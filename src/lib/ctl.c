@@ -16,6 +16,7 @@
 
 #include "hocvu/csv.h"
 #include "hocvu/event.h"
+#include "hocvu/json.h"
 #include "hocvu/migrate.h"
 
 #define HV_WARD_CODES 100000 /* 5-digit codes: 00000..99999 */
@@ -130,10 +131,10 @@ static int required_column(const hv_csv_t *csv, const char *path, const char *na
     return col;
 }
 
-/* Validates a required text field of the current record and appends it to json as a string
- * member "key". Returns 0, or -1 with err set. */
-static int put_text(hv_buf_t *json, const hv_csv_t *csv, int col, const char *key, const char *path,
-                    char *err, size_t errlen)
+/* Validates a required text field of the current record and writes it as the string member
+ * "key" of the open object. Returns 0, or -1 with err set. */
+static int put_text(hv_json_t *json, const hv_csv_t *csv, int col, const char *key,
+                    const char *path, char *err, size_t errlen)
 {
     size_t n;
     const char *v = trimmed(hv_csv_field(csv, col), &n);
@@ -143,14 +144,14 @@ static int put_text(hv_buf_t *json, const hv_csv_t *csv, int col, const char *ke
     if (!clean_text(v, n))
         return row_fail(err, errlen, path, csv->record_line, key,
                         "%s is not valid UTF-8 text or contains a control character", key);
-    hv_buf_printf(json, ",\"%s\":", key);
-    hv_buf_json_str(json, v, n);
+    hv_json_key(json, key);
+    hv_json_strn(json, v, n);
     return 0;
 }
 
-/* Validates an optional non-negative integer field (empty = null) and appends it as member
- * "key". A column that the file lacks (col < 0) appends nothing. Returns 0 or -1 with err. */
-static int put_count(hv_buf_t *json, const hv_csv_t *csv, int col, const char *key,
+/* Validates an optional non-negative integer field (empty = null) and writes it as member
+ * "key". A column that the file lacks (col < 0) writes nothing. Returns 0 or -1 with err. */
+static int put_count(hv_json_t *json, const hv_csv_t *csv, int col, const char *key,
                      const char *path, char *err, size_t errlen)
 {
     size_t n;
@@ -159,15 +160,16 @@ static int put_count(hv_buf_t *json, const hv_csv_t *csv, int col, const char *k
     if (col < 0)
         return 0;
     v = trimmed(hv_csv_field(csv, col), &n);
+    hv_json_key(json, key);
     if (n == 0) {
-        hv_buf_printf(json, ",\"%s\":null", key);
+        hv_json_null(json);
         return 0;
     }
     if (!all_digits(v, n) || n > HV_MAX_INT_DIGITS)
         return row_fail(err, errlen, path, csv->record_line, key,
                         "%s must be empty or a non-negative integer, got \"%.*s\"", key,
                         (int)(n > 40 ? 40 : n), v);
-    hv_buf_printf(json, ",\"%s\":%lld", key, strtoll(v, NULL, 10));
+    hv_json_int(json, strtoll(v, NULL, 10));
     return 0;
 }
 
@@ -185,9 +187,11 @@ int hv_ctl_wards_parse(const char *path, const char *data, size_t len, hv_ctl_im
     int c_code, c_name, c_type, c_pop, c_target, c_flag;
     uint32_t *seen = NULL; /* line of the first row with each code, 0 = not seen */
     hv_csv_t csv;
+    hv_json_t j;
 
     memset(imp, 0, sizeof(*imp));
     hv_buf_init(&imp->json);
+    hv_json_init(&j, &imp->json);
     hv_csv_init(&csv, data, len);
     if (hv_csv_read_header(&csv) < 0) {
         csv_fail(&csv, path, err, errlen);
@@ -205,7 +209,7 @@ int hv_ctl_wards_parse(const char *path, const char *data, size_t len, hv_ctl_im
     imp->has_flag = c_flag >= 0;
 
     seen = hv_xcalloc(HV_WARD_CODES, sizeof(*seen));
-    hv_buf_putc(&imp->json, '[');
+    hv_json_arr(&j);
     while ((r = hv_csv_next(&csv)) == 1) {
         long line = csv.record_line;
         size_t n;
@@ -224,29 +228,30 @@ int hv_ctl_wards_parse(const char *path, const char *data, size_t len, hv_ctl_im
         }
         *first = (uint32_t)line;
 
-        hv_buf_puts(&imp->json, imp->rows ? ",{\"code\":" : "{\"code\":");
-        hv_buf_json_str(&imp->json, code, n);
-        if (put_text(&imp->json, &csv, c_name, "name", path, err, errlen) < 0 ||
-            put_text(&imp->json, &csv, c_type, "type", path, err, errlen) < 0 ||
-            put_count(&imp->json, &csv, c_pop, "population", path, err, errlen) < 0 ||
-            put_count(&imp->json, &csv, c_target, "target", path, err, errlen) < 0)
+        hv_json_obj(&j);
+        hv_json_key(&j, "code");
+        hv_json_strn(&j, code, n);
+        if (put_text(&j, &csv, c_name, "name", path, err, errlen) < 0 ||
+            put_text(&j, &csv, c_type, "type", path, err, errlen) < 0 ||
+            put_count(&j, &csv, c_pop, "population", path, err, errlen) < 0 ||
+            put_count(&j, &csv, c_target, "target", path, err, errlen) < 0)
             goto failed;
         if (c_flag >= 0) {
             const char *flag = trimmed(hv_csv_field(&csv, c_flag), &n);
 
             if (n == 0) {
-                hv_buf_puts(&imp->json, ",\"population_flag\":null");
+                hv_json_kstr(&j, "population_flag", NULL);
             } else if (!clean_text(flag, n)) {
                 row_fail(err, errlen, path, line, "population_flag",
                          "population_flag is not valid UTF-8 text or contains a control "
                          "character");
                 goto failed;
             } else {
-                hv_buf_puts(&imp->json, ",\"population_flag\":");
-                hv_buf_json_str(&imp->json, flag, n);
+                hv_json_key(&j, "population_flag");
+                hv_json_strn(&j, flag, n);
             }
         }
-        hv_buf_putc(&imp->json, '}');
+        hv_json_end(&j);
         imp->rows++;
     }
     if (r < 0) {
@@ -257,7 +262,7 @@ int hv_ctl_wards_parse(const char *path, const char *data, size_t len, hv_ctl_im
         row_fail(err, errlen, path, csv.line, NULL, "no records after the header");
         goto failed;
     }
-    hv_buf_putc(&imp->json, ']');
+    hv_json_end(&j);
     rc = 0;
 failed:
     if (rc < 0)
@@ -280,9 +285,9 @@ static int parse_split(const char *v, size_t n, bool *split)
     return 0;
 }
 
-/* Validates the '|'-separated new_codes field of the current record and appends it as a JSON
- * array member. *count receives the number of codes. Returns 0, or -1 with err set. */
-static int put_new_codes(hv_buf_t *json, const hv_csv_t *csv, int col, const char *path,
+/* Validates the '|'-separated new_codes field of the current record and writes it as the array
+ * member "new_codes". *count receives the number of codes. Returns 0, or -1 with err set. */
+static int put_new_codes(hv_json_t *json, const hv_csv_t *csv, int col, const char *path,
                          size_t *count, char *err, size_t errlen)
 {
     size_t n;
@@ -293,7 +298,8 @@ static int put_new_codes(hv_buf_t *json, const hv_csv_t *csv, int col, const cha
     *count = 0;
     if (n == 0)
         return row_fail(err, errlen, path, csv->record_line, "new_codes", "new_codes is empty");
-    hv_buf_puts(json, ",\"new_codes\":[");
+    hv_json_key(json, "new_codes");
+    hv_json_arr(json);
     while (v <= end) {
         const char *bar = memchr(v, '|', (size_t)(end - v));
         const char *stop = bar ? bar : end;
@@ -317,11 +323,11 @@ static int put_new_codes(hv_buf_t *json, const hv_csv_t *csv, int col, const cha
             return row_fail(err, errlen, path, csv->record_line, "new_codes",
                             "more than %zu new codes", HV_ARRAY_LEN(codes));
         memcpy(codes[*count], v, 5);
-        hv_buf_printf(json, "%s\"%.5s\"", *count ? "," : "", v);
+        hv_json_strn(json, v, 5);
         (*count)++;
         v = stop + 1;
     }
-    hv_buf_putc(json, ']');
+    hv_json_end(json);
     return 0;
 }
 
@@ -333,9 +339,11 @@ int hv_ctl_legacy_parse(const char *path, const char *data, size_t len, hv_ctl_i
     int c_code, c_name, c_new, c_split;
     uint32_t *seen = NULL;
     hv_csv_t csv;
+    hv_json_t j;
 
     memset(imp, 0, sizeof(*imp));
     hv_buf_init(&imp->json);
+    hv_json_init(&j, &imp->json);
     hv_csv_init(&csv, data, len);
     if (hv_csv_read_header(&csv) < 0) {
         csv_fail(&csv, path, err, errlen);
@@ -348,7 +356,7 @@ int hv_ctl_legacy_parse(const char *path, const char *data, size_t len, hv_ctl_i
         goto failed;
 
     seen = hv_xcalloc(HV_WARD_CODES, sizeof(*seen));
-    hv_buf_putc(&imp->json, '[');
+    hv_json_arr(&j);
     while ((r = hv_csv_next(&csv)) == 1) {
         long line = csv.record_line;
         size_t n, ncodes;
@@ -370,10 +378,12 @@ int hv_ctl_legacy_parse(const char *path, const char *data, size_t len, hv_ctl_i
         }
         *first = (uint32_t)line;
 
-        hv_buf_printf(&imp->json, "%s{\"line\":%ld,\"old_code\":\"%.5s\"", imp->rows ? "," : "",
-                      line, code);
-        if (put_text(&imp->json, &csv, c_name, "old_name", path, err, errlen) < 0 ||
-            put_new_codes(&imp->json, &csv, c_new, path, &ncodes, err, errlen) < 0)
+        hv_json_obj(&j);
+        hv_json_kint(&j, "line", line);
+        hv_json_key(&j, "old_code");
+        hv_json_strn(&j, code, 5);
+        if (put_text(&j, &csv, c_name, "old_name", path, err, errlen) < 0 ||
+            put_new_codes(&j, &csv, c_new, path, &ncodes, err, errlen) < 0)
             goto failed;
         sv = trimmed(hv_csv_field(&csv, c_split), &n);
         if (parse_split(sv, n, &split) < 0) {
@@ -387,7 +397,8 @@ int hv_ctl_legacy_parse(const char *path, const char *data, size_t len, hv_ctl_i
                      "a unit that was not split must map to exactly one new code, got %zu", ncodes);
             goto failed;
         }
-        hv_buf_printf(&imp->json, ",\"split\":%s}", split ? "true" : "false");
+        hv_json_kbool(&j, "split", split);
+        hv_json_end(&j);
         imp->rows++;
     }
     if (r < 0) {
@@ -398,7 +409,7 @@ int hv_ctl_legacy_parse(const char *path, const char *data, size_t len, hv_ctl_i
         row_fail(err, errlen, path, csv.line, NULL, "no records after the header");
         goto failed;
     }
-    hv_buf_putc(&imp->json, ']');
+    hv_json_end(&j);
     rc = 0;
 failed:
     if (rc < 0)

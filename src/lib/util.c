@@ -1,6 +1,7 @@
 /*
  * util.c - allocation that aborts on OOM, the growable byte buffer with JSON string escaping,
- * base64/hex codecs and a constant-time compare shared by every other module.
+ * base64/hex codecs, a constant-time compare and the change-detection hashes shared by every
+ * other module.
  */
 #include "hocvu/util.h"
 

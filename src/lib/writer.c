@@ -1,6 +1,7 @@
 /*
  * writer.c - group commit into PostgreSQL. Items queue while a batch is in flight; when it
- * completes, everything queued (up to batch_max) goes out as the next single hv_ingest call.
+ * completes, everything queued (up to batch_max) goes out as the next single hv_ingest call,
+ * its columns as binary arrays (pgarray.c).
  * libpq runs non-blocking on the event loop; a lost connection fails what is in flight with
  * "unavailable" (nothing acknowledged) and is re-established by a timer.
  */
