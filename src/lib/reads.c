@@ -47,26 +47,31 @@ static void reply_rendered(hv_req_t *r, const char *content_type, const hv_buf_t
     hv_http_cached(r, content_type, b->data, b->len, etag);
 }
 
+/* The two documents pre-rendered in every snapshot. */
+typedef enum doc_kind { DOC_PROGRESS, DOC_WARDS } doc_kind_t;
+
+static void serve_doc(hv_req_t *r, doc_kind_t kind)
+{
+    hv_snapshot_t *snap = hv_read_gate(r);
+    const hv_doc_t *d;
+
+    if (!snap)
+        return;
+    d = kind == DOC_PROGRESS ? &snap->progress : &snap->wards_doc;
+    hv_http_cached(r, "application/json", d->body, d->len, d->etag);
+    hv_snapshot_release(snap);
+}
+
 /* GET /v1/progress */
 void hv_handle_progress(hv_req_t *r)
 {
-    hv_snapshot_t *snap = hv_read_gate(r);
-    if (!snap)
-        return;
-    hv_http_cached(r, "application/json", snap->progress.body, snap->progress.len,
-                   snap->progress.etag);
-    hv_snapshot_release(snap);
+    serve_doc(r, DOC_PROGRESS);
 }
 
 /* GET /v1/wards */
 void hv_handle_wards(hv_req_t *r)
 {
-    hv_snapshot_t *snap = hv_read_gate(r);
-    if (!snap)
-        return;
-    hv_http_cached(r, "application/json", snap->wards_doc.body, snap->wards_doc.len,
-                   snap->wards_doc.etag);
-    hv_snapshot_release(snap);
+    serve_doc(r, DOC_WARDS);
 }
 
 /* GET /v1/wards/{code} */
