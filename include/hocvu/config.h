@@ -13,7 +13,7 @@
 #include "hocvu/util.h"
 
 #define HV_MAX_READ_TOKENS 32
-#define HV_CONFIG_N_SETTINGS 19 /* rows of the option table in config.c */
+#define HV_CONFIG_N_SETTINGS 21 /* rows of the option table in config.c */
 #define HV_CONFIG_FP_LEN 32     /* SHA-256 */
 
 typedef struct hv_redis_addr {
@@ -46,6 +46,8 @@ typedef struct hv_config {
     int rate_limit;           /* ingest requests/s per client address; 0 = off */
     int rate_burst;
     int http_timeout;  /* seconds: whole-request deadline and idle keep-alive timeout */
+    int queue_max;     /* events per event loop waiting for Redis or PostgreSQL */
+    int deadline_ms;   /* longest an event waits in the writer queue / a batch runs */
     char *config_file; /* owned; NULL if none */
     /* SHA-256 of each setting's effective text (after env, file and flag precedence), so two
      * configurations can be compared setting by setting without keeping secrets twice. */
@@ -76,6 +78,9 @@ int hv_config_restart_needed(const hv_config_t *running, const hv_config_t *next
                              size_t outlen);
 /* True when SIGHUP applies the setting named by its environment variable. */
 bool hv_config_reloadable(const char *env);
+/* The reloadable settings' names, comma-separated in table order, for help and log text.
+ * Static storage, built once; safe from any thread. */
+const char *hv_config_reloadable_list(void);
 
 /* Parses "redis://[:password@]host[:port][/db]" or "unix:/path[?db=N]". Returns 0 or -1. */
 HV_MUST_CHECK int hv_redis_url_parse(const char *url, hv_redis_addr_t *out);

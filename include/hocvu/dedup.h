@@ -26,10 +26,26 @@ hv_dedup_t *hv_dedup_new(struct event_base *base, const hv_redis_addr_t *addr, c
 /* Disconnects; pending checks are called back with seen = false first. */
 void hv_dedup_free(hv_dedup_t *d);
 
-/* Asks whether id[0..n) is known as committed. Times out after a few milliseconds. */
-void hv_dedup_check(hv_dedup_t *d, const char *id, size_t n, hv_dedup_cb cb, void *arg);
-/* Records id[0..n) as committed (fire and forget). Call only after the commit. */
-void hv_dedup_mark(hv_dedup_t *d, const char *id, size_t n);
+/* Asks whether id[0..n) is known as committed in the database whose identity is `epoch`
+ * (hv_writer_epoch; NULL = no trusted identity: answered "not seen" at once). Times out after a
+ * few milliseconds. */
+void hv_dedup_check(hv_dedup_t *d, const char *epoch, const char *id, size_t n, hv_dedup_cb cb,
+                    void *arg);
+/* Records id[0..n) as committed under `epoch` (fire and forget). Call only after the commit,
+ * with the epoch of the connection that committed it. */
+void hv_dedup_mark(hv_dedup_t *d, const char *epoch, const char *id, size_t n);
+
+/* How long a check may wait for Redis (clamped to 1..50 ms): the caller sets about one
+ * database commit, so a slow Redis never costs an event more than the database would. */
+void hv_dedup_set_budget(hv_dedup_t *d, int64_t us);
+
+typedef enum hv_dedup_state {
+    HV_DEDUP_UP = 0,
+    HV_DEDUP_STALLED, /* connected but not answering in time: left out until PINGs come back */
+    HV_DEDUP_DOWN,
+} hv_dedup_state_t;
+/* Safe to call from any thread (metrics, readiness). */
+hv_dedup_state_t hv_dedup_state(const hv_dedup_t *d);
 
 bool hv_dedup_connected(const hv_dedup_t *d);
 /* Whether connected, safe to call from any thread (for metrics). */

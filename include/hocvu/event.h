@@ -69,6 +69,10 @@ typedef struct hv_event_error {
 HV_MUST_CHECK bool hv_event_parse(const char *body, size_t len, int64_t now, bool want_id,
                                   char *id_out, hv_event_t *ev, hv_event_error_t *err);
 
+/* The idempotency key rule (CONTRACT §4, §5): 1-256 printable ASCII characters, 0x21-0x7E.
+ * Applies to the webhook-id header and to a batch line's "id". */
+bool hv_event_id_valid(const char *s, size_t n);
+
 const char *hv_group_name(hv_group_t g); /* "citizen", ... or "" */
 hv_group_t hv_group_from_name(const char *s, size_t n);
 

@@ -27,7 +27,7 @@ typedef enum hv_route {
 } hv_route_t;
 
 #define HV_METRICS_NSTATUS 14
-#define HV_METRICS_NCODES 17
+#define HV_METRICS_NCODES 18
 #define HV_METRICS_NBUCKETS 14
 
 typedef struct hv_metrics {
@@ -47,7 +47,8 @@ void hv_metrics_event(hv_metrics_t *m, const char *result);
 void hv_metrics_commit(hv_metrics_t *m, int events, int64_t us);
 
 typedef struct hv_metrics_gauges {
-    int postgres_up, redis_up; /* 0/1 */
+    int postgres_up, redis_up; /* 0/1; redis_up is 0 when any loop finds Redis down or stalled */
+    int redis_stalled;         /* 0/1: connected but not answering in time (left out) */
     double snapshot_age;       /* seconds, -1 when none */
     int64_t certified_adults, certified_total;
     int stream_clients;

@@ -1,7 +1,9 @@
 /*
  * writer.h - the batch writer: group commit of validated events into PostgreSQL over one
  * non-blocking libpq connection driven by an event loop. One transaction (one hv_ingest call)
- * per batch; every submitted item is called back exactly once with its outcome.
+ * per batch; every submitted item is called back exactly once with its outcome. A data error
+ * the database raises for one event is isolated by bisecting the batch: the offender gets
+ * HV_OUT_INVALID, every other event commits.
  */
 #ifndef HOCVU_WRITER_H
 #define HOCVU_WRITER_H
@@ -20,6 +22,8 @@ typedef enum hv_outcome {
     HV_OUT_CONFLICT = 2,
     HV_OUT_UNAVAILABLE = 3, /* nothing was stored: PostgreSQL unreachable or failing */
     HV_OUT_NOT_FOUND = 4,   /* lookup only: the id is not in the ledger */
+    HV_OUT_INVALID = 5,     /* PostgreSQL refused this event's own data; nothing of it stored */
+    HV_OUT_OVERLOADED = 6,  /* waited past its deadline in the queue; never sent, not stored */
 } hv_outcome_t;
 
 typedef struct hv_write_item hv_write_item_t;
@@ -43,6 +47,7 @@ struct hv_write_item {
     bool lookup_only; /* only ask whether `id` was accepted: DUPLICATE or NOT_FOUND */
     hv_write_cb cb;
     void *arg;
+    int64_t expires_ms;    /* writer-owned: monotonic ms after which a queued item is dropped */
     hv_write_item_t *next; /* writer-owned link while queued or in flight */
 };
 
@@ -54,21 +59,27 @@ typedef struct hv_writer_stats {
 } hv_writer_stats_t;
 
 /* Creates a writer on `base` (borrowed; must outlive the writer) and starts connecting.
- * `conninfo` is copied. `name` labels log lines. Caller frees with hv_writer_free(). */
+ * `conninfo` is copied. `name` labels log lines. Each connection claims a counter shard of its
+ * own from the database (hv_claim_shard), so writers of any number of instances never wait on
+ * each other's counter rows. A batch still running `deadline_ms` after it was sent is
+ * cancelled. `metrics` (borrowed, may be NULL) receives batch sizes and commit latencies.
+ * Caller frees with hv_writer_free(). */
 struct hv_metrics;
-/* `shard` (1..32767) is the counter shard this writer adds to: writers with different shards
- * never wait on each other's counter rows. `metrics` (borrowed, may be NULL) receives batch
- * sizes and commit latencies. */
-hv_writer_t *hv_writer_new(struct event_base *base, const char *conninfo, int batch_max, int shard,
-                           const char *name, struct hv_metrics *metrics);
+hv_writer_t *hv_writer_new(struct event_base *base, const char *conninfo, int batch_max,
+                           int deadline_ms, const char *name, struct hv_metrics *metrics);
 
 /* Frees the writer; every queued or in-flight item is called back with HV_OUT_UNAVAILABLE
  * first. Must be called from the loop's thread, not from inside an item callback. */
 void hv_writer_free(hv_writer_t *w);
 
-/* Queues an item. The callback runs exactly once, from the event loop — possibly before this
- * function returns when the database is known to be down (HV_OUT_UNAVAILABLE). */
-void hv_writer_submit(hv_writer_t *w, hv_write_item_t *it);
+/* Queues an item: a single event, or with `bulk` a line of a batch (sent after the waiting
+ * single events, so those never wait behind a whole large batch). The callback runs exactly
+ * once, from the event loop - possibly before this function returns when the database is known
+ * to be down (HV_OUT_UNAVAILABLE). */
+void hv_writer_submit(hv_writer_t *w, hv_write_item_t *it, bool bulk);
+
+/* Items waiting to be sent (not the batch in flight). */
+int hv_writer_queued(const hv_writer_t *w);
 
 /* True when the connection is up and prepared. */
 bool hv_writer_available(const hv_writer_t *w);
@@ -77,5 +88,20 @@ bool hv_writer_available_relaxed(const hv_writer_t *w);
 /* True when nothing is queued or in flight. */
 bool hv_writer_idle(const hv_writer_t *w);
 void hv_writer_get_stats(const hv_writer_t *w, hv_writer_stats_t *out);
+
+/* The identity of the database this writer is connected to (hv_identity(): cluster, timeline,
+ * database and ledger table), or NULL while it is not connected. Loop thread only; the string
+ * is the writer's and changes on reconnect. */
+#define HV_WRITER_IDENTITY_MAX 160
+const char *hv_writer_identity(const hv_writer_t *w);
+/* The Redis key space bound to that identity (16 hex digits), or NULL when the fast path must
+ * not answer: not connected, or the identity not confirmed within the last 2.5 s (it is
+ * re-read every second, between batches). A restore, point-in-time recovery or failover
+ * changes the identity, so marks made before it are never consulted again. */
+const char *hv_writer_epoch(const hv_writer_t *w);
+/* A moving average of a batch's round trip (microseconds): what a commit costs now. */
+int64_t hv_writer_latency_us(const hv_writer_t *w);
+/* The counter shard of the current session (0 while not connected). */
+int hv_writer_shard(const hv_writer_t *w);
 
 #endif

@@ -1,11 +1,13 @@
 /*
- * config.c - configuration from the environment and flags through one declarative table
- * (name, flag, kind, default, required); every value is validated before the service starts.
+ * config.c - configuration from the environment, the config file and flags through one
+ * declarative table (name, flag, kind, default, required, whether SIGHUP applies it); every value
+ * is validated before the service starts, and the table alone says what a reload may change.
  */
 #include "hocvu/config.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +55,8 @@ enum {
     O_RATE_LIMIT,
     O_RATE_BURST,
     O_HTTP_TIMEOUT,
+    O_QUEUE_MAX,
+    O_DEADLINE_MS,
     O_CONFIG_FILE,
     O_COUNT
 };
@@ -98,8 +102,15 @@ static const opt_def_t opts[O_COUNT] = {
     [O_HTTP_TIMEOUT] = {"HOCVU_HTTP_TIMEOUT", "--http-timeout", OPT_INT, "30", 1, 3600,
                         "seconds a request may take from its first byte to its last, and an "
                         "idle connection may stay open"},
+    [O_QUEUE_MAX] = {"HOCVU_QUEUE_MAX", "--queue-max", OPT_INT, "20000", 1, 1000000,
+                     "most events one event loop holds waiting for Redis or PostgreSQL; beyond "
+                     "it ingest answers 503 overloaded"},
+    [O_DEADLINE_MS] = {"HOCVU_DEADLINE_MS", "--deadline-ms", OPT_INT, "10000", 100, 120000,
+                       "longest an event waits for the database: queued past it, 503 overloaded; "
+                       "a transaction running past it is cancelled"},
     [O_CONFIG_FILE] = {"HOCVU_CONFIG_FILE", "--config", OPT_STRING, "", 0, 0,
-                       "file of VAR=value lines applied over the environment; re-read on SIGHUP"},
+                       "file of VAR=value lines applied over the environment; re-read on SIGHUP, "
+                       "but a new path needs a restart"},
 };
 
 static void print_help(void)
@@ -120,6 +131,10 @@ static void print_help(void)
     }
     printf("  %-24s %-28s %s\n  %-24s %-28s %s\n", "--help", "", "show this help", "--version", "",
            "show the version");
+    printf("\nSIGHUP re-reads the config file and applies these settings to the next request:\n"
+           "  %s\n"
+           "A change to any other setting is logged as needing a restart.\n",
+           hv_config_reloadable_list());
 }
 
 /* Finds the option a flag names. `arg` is "--flag" or "--flag=value"; *inline_val receives the
@@ -459,6 +474,8 @@ static hv_config_status_t hv_config_load_with(hv_config_t *cfg, int argc, char *
         {O_RATE_LIMIT, offsetof(hv_config_t, rate_limit)},
         {O_RATE_BURST, offsetof(hv_config_t, rate_burst)},
         {O_HTTP_TIMEOUT, offsetof(hv_config_t, http_timeout)},
+        {O_QUEUE_MAX, offsetof(hv_config_t, queue_max)},
+        {O_DEADLINE_MS, offsetof(hv_config_t, deadline_ms)},
     };
     for (size_t k = 0; k < HV_ARRAY_LEN(small_ints); k++) {
         const opt_def_t *o = &opts[small_ints[k].opt];
@@ -495,6 +512,17 @@ failed:
     return HV_CONFIG_ERROR;
 }
 
+/* Appends ", name" (or just name when it is the first) to out, cutting rather than overrunning
+ * when out is short. *len is the text length so far, kept below outlen. */
+static void append_name(char *out, size_t outlen, size_t *len, const char *name)
+{
+    if (outlen == 0 || *len >= outlen - 1)
+        return;
+    int w = snprintf(out + *len, outlen - *len, "%s%s", *len ? ", " : "", name);
+    if (w > 0)
+        *len += (size_t)w < outlen - *len ? (size_t)w : outlen - *len - 1;
+}
+
 int hv_config_restart_needed(const hv_config_t *running, const hv_config_t *next, char *out,
                              size_t outlen)
 {
@@ -507,10 +535,7 @@ int hv_config_restart_needed(const hv_config_t *running, const hv_config_t *next
         if (opts[i].apply != APPLY_RESTART ||
             memcmp(running->fp[i], next->fp[i], HV_CONFIG_FP_LEN) == 0)
             continue;
-        if (outlen > len) {
-            int w = snprintf(out + len, outlen - len, "%s%s", n ? ", " : "", opts[i].env);
-            len += w > 0 ? (size_t)w : 0;
-        }
+        append_name(out, outlen, &len, opts[i].env);
         n++;
     }
     return n;
@@ -522,6 +547,24 @@ bool hv_config_reloadable(const char *env)
         if (strcmp(opts[i].env, env) == 0)
             return opts[i].apply == APPLY_SIGHUP;
     return false;
+}
+
+static char reloadable_names[O_COUNT * 40]; /* every name is under 38 bytes with its ", " */
+static pthread_once_t reloadable_once = PTHREAD_ONCE_INIT;
+
+static void build_reloadable_list(void)
+{
+    size_t len = 0;
+
+    for (int i = 0; i < O_COUNT; i++)
+        if (opts[i].apply == APPLY_SIGHUP)
+            append_name(reloadable_names, sizeof(reloadable_names), &len, opts[i].env);
+}
+
+const char *hv_config_reloadable_list(void)
+{
+    pthread_once(&reloadable_once, build_reloadable_list);
+    return reloadable_names;
 }
 
 void hv_config_free(hv_config_t *cfg)

@@ -2,6 +2,8 @@
  * dedup.c - Redis fast path (hiredis async on libevent). Every check calls back exactly once:
  * with Redis's answer, on its own timeout, or on disconnect; marks are fire-and-forget.
  * Connection loss schedules a reconnect; nothing here ever decides an answer on its own.
+ * Keys live in the key space of the database identity they were made under (the writer's
+ * epoch), so a mark never answers for a database that may not hold its event.
  */
 #include "hocvu/dedup.h"
 
@@ -12,12 +14,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "hocvu/log.h"
+#include "hocvu/resolve.h"
 
 #define HV_DEDUP_KEY_PREFIX "hv:id:"
 #define HV_DEDUP_TTL_SEC (90 * 24 * 3600) /* redeliveries come within days; PG stays the truth */
-#define HV_DEDUP_CHECK_TIMEOUT_US 50000
+#define HV_DEDUP_CHECK_TIMEOUT_US 50000   /* the most a check may wait, whatever the budget */
+#define HV_DEDUP_CHECK_MIN_US 1000        /* ... and the least */
+#define HV_DEDUP_STALL_AFTER 4            /* consecutive timed-out checks that trip the breaker */
+#define HV_DEDUP_PROBE_US 250000          /* while stalled: a PING this often */
+#define HV_DEDUP_RESUME_AFTER 2           /* PINGs answered in time that close the breaker */
+#define HV_DEDUP_STALL_RESET_US 3000000   /* stalled this long: drop the connection, reconnect */
 #define HV_DEDUP_CONNECT_TIMEOUT_US 1000000
 #define HV_DEDUP_RETRY_US 1000000
 
@@ -32,6 +41,21 @@ struct hv_dedup {
     struct event *retry_ev;   /* reconnect timer */
     struct event *connect_ev; /* connect timeout */
     hv_dedup_stats_t stats;
+    /* The breaker: a Redis that stops answering (stalled, or slower than the budget) is left
+     * out - checks answer "not seen" at once, marks are skipped - until PINGs come back. */
+    int64_t budget_us; /* how long a check may wait: about one database commit */
+    int timeouts_in_a_row;
+    bool stalled;             /* atomic for metrics */
+    int64_t stalled_since_us; /* monotonic */
+    bool probe_pending;
+    int64_t probe_sent_us;
+    int probes_ok;
+    struct event *probe_ev;   /* while stalled */
+    struct event *resolve_ev; /* polls the host name resolution */
+    hv_resolve_t *resolving;  /* shared with its thread; NULL when none */
+    int resolve_polls;
+    char resolved[1024]; /* the host's addresses, space-separated; tried in order */
+    int next_addr;       /* index of the next one to try after a failed connect */
 };
 
 /* One pending check: freed by whichever of (reply callback) runs last after done is set; the
@@ -45,6 +69,8 @@ typedef struct dedup_op {
 } dedup_op_t;
 
 static void dedup_connect(hv_dedup_t *d);
+static void connect_to(hv_dedup_t *d, const char *host);
+static bool try_next_addr(hv_dedup_t *d);
 
 static void schedule_retry(hv_dedup_t *d)
 {
@@ -61,6 +87,83 @@ static void note_down(hv_dedup_t *d, const char *why)
     d->logged_down = true;
 }
 
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Trips the breaker: from now on nothing waits for Redis. */
+static void stall(hv_dedup_t *d, const char *why)
+{
+    struct timeval tv = {0, HV_DEDUP_PROBE_US};
+
+    if (d->stalled)
+        return;
+    hv_log(HV_LOG_WARN, "redis not answering in time, using postgresql only",
+           "dedup=%s reason=\"%s\" budget_us=%lld", d->name, why, (long long)d->budget_us);
+    __atomic_store_n(&d->stalled, true, __ATOMIC_RELAXED);
+    d->stalled_since_us = mono_us();
+    d->probes_ok = 0;
+    evtimer_add(d->probe_ev, &tv);
+}
+
+static void unstall(hv_dedup_t *d)
+{
+    if (!d->stalled)
+        return;
+    hv_log(HV_LOG_INFO, "redis answering again", "dedup=%s", d->name);
+    __atomic_store_n(&d->stalled, false, __ATOMIC_RELAXED);
+    d->timeouts_in_a_row = 0;
+    evtimer_del(d->probe_ev);
+}
+
+static void probe_reply_cb(redisAsyncContext *ac, void *r, void *privdata)
+{
+    hv_dedup_t *d = privdata;
+    redisReply *reply = r;
+
+    if (!d || d->closing)
+        return;
+    d->probe_pending = false;
+    if (!reply || ac != d->ac || reply->type == REDIS_REPLY_ERROR)
+        return;
+    if (mono_us() - d->probe_sent_us <= d->budget_us) {
+        if (++d->probes_ok >= HV_DEDUP_RESUME_AFTER)
+            unstall(d);
+    } else {
+        d->probes_ok = 0;
+    }
+}
+
+/* While stalled: one PING at a time; a stall that lasts drops the connection, which also frees
+ * what is still waiting on it, and reconnects. */
+static void probe_cb(evutil_socket_t fd, short what, void *arg)
+{
+    hv_dedup_t *d = arg;
+    struct timeval tv = {0, HV_DEDUP_PROBE_US};
+
+    if (!d->stalled || d->closing)
+        return;
+    if (d->ac && mono_us() - d->stalled_since_us > HV_DEDUP_STALL_RESET_US && d->probe_pending) {
+        redisAsyncContext *ac = d->ac;
+        note_down(d, "stalled: reconnecting");
+        d->ac = NULL;
+        __atomic_store_n(&d->connected, false, __ATOMIC_RELAXED);
+        d->probe_pending = false;
+        d->stalled_since_us = mono_us();
+        redisAsyncFree(ac); /* pending checks complete with NULL replies */
+        schedule_retry(d);
+    } else if (d->ac && d->connected && !d->probe_pending) {
+        if (redisAsyncCommand(d->ac, probe_reply_cb, d, "PING") == REDIS_OK) {
+            d->probe_pending = true;
+            d->probe_sent_us = mono_us();
+        }
+    }
+    evtimer_add(d->probe_ev, &tv);
+}
+
 static void on_connect(const redisAsyncContext *ac, int status)
 {
     hv_dedup_t *d = ac->data;
@@ -70,9 +173,11 @@ static void on_connect(const redisAsyncContext *ac, int status)
     evtimer_del(d->connect_ev);
     if (status != REDIS_OK) {
         /* hiredis frees the context after this callback. */
-        note_down(d, ac->errstr);
         d->ac = NULL;
         __atomic_store_n(&d->connected, false, __ATOMIC_RELAXED);
+        if (d->resolved[0] && try_next_addr(d)) /* the name has another address */
+            return;
+        note_down(d, ac->errstr);
         schedule_retry(d);
         return;
     }
@@ -124,14 +229,84 @@ static void retry_cb(evutil_socket_t fd, short what, void *arg)
     dedup_connect(arg);
 }
 
+#define HV_DEDUP_RESOLVE_POLL_US 5000
+#define HV_DEDUP_RESOLVE_MAX_POLLS 2000 /* 10 s */
+
+/* Resolves a Redis host given by name on a thread (resolve.c): hiredis would block the loop. */
+static void resolve_cb(evutil_socket_t fd, short what, void *arg)
+{
+    hv_dedup_t *d = arg;
+    char addr[1024], err[160];
+    struct timeval tv = {0, HV_DEDUP_RESOLVE_POLL_US};
+
+    if (!d->resolving || d->closing)
+        return;
+    if (!hv_resolve_poll(d->resolving, addr, sizeof(addr), err, sizeof(err))) {
+        if (++d->resolve_polls < HV_DEDUP_RESOLVE_MAX_POLLS) {
+            evtimer_add(d->resolve_ev, &tv);
+            return;
+        }
+        snprintf(err, sizeof(err), "host name resolution timed out");
+        addr[0] = '\0';
+    }
+    hv_resolve_release(d->resolving);
+    d->resolving = NULL;
+    addr[strcspn(addr, ",")] = '\0';
+    snprintf(d->resolved, sizeof(d->resolved), "%s", addr);
+    d->next_addr = 0;
+    if (!try_next_addr(d)) {
+        note_down(d, err[0] ? err : "could not resolve the redis host");
+        schedule_retry(d);
+    }
+}
+
+/* Connects to the next resolved address; false when none is left. */
+static bool try_next_addr(hv_dedup_t *d)
+{
+    const char *p = d->resolved;
+    char one[64];
+
+    for (int i = 0; i < d->next_addr && *p; i++) {
+        p += strcspn(p, " ");
+        while (*p == ' ')
+            p++;
+    }
+    if (!*p)
+        return false;
+    snprintf(one, sizeof(one), "%.*s", (int)strcspn(p, " "), p);
+    d->next_addr++;
+    connect_to(d, one);
+    return true;
+}
+
 static void dedup_connect(hv_dedup_t *d)
+{
+    struct timeval tv = {0, HV_DEDUP_RESOLVE_POLL_US};
+
+    if (d->closing || d->ac || d->resolving)
+        return;
+    if (!d->addr.unix_socket && hv_resolve_needed(d->addr.host)) {
+        d->resolving = hv_resolve_start(d->addr.host);
+        if (!d->resolving) {
+            note_down(d, "could not start resolving the redis host");
+            schedule_retry(d);
+            return;
+        }
+        d->resolve_polls = 0;
+        evtimer_add(d->resolve_ev, &tv);
+        return;
+    }
+    connect_to(d, d->addr.host);
+}
+
+/* Connects to `host` (a socket path, or a numeric address: nothing to resolve). */
+static void connect_to(hv_dedup_t *d, const char *host)
 {
     redisAsyncContext *ac;
 
     if (d->closing || d->ac)
         return;
-    ac = d->addr.unix_socket ? redisAsyncConnectUnix(d->addr.host)
-                             : redisAsyncConnect(d->addr.host, d->addr.port);
+    ac = d->addr.unix_socket ? redisAsyncConnectUnix(host) : redisAsyncConnect(host, d->addr.port);
     if (!ac) {
         note_down(d, "out of memory");
         schedule_retry(d);
@@ -171,7 +346,10 @@ hv_dedup_t *hv_dedup_new(struct event_base *base, const hv_redis_addr_t *addr, c
     d->name = hv_xstrdup(name);
     d->retry_ev = evtimer_new(base, retry_cb, d);
     d->connect_ev = evtimer_new(base, connect_timeout_cb, d);
-    if (!d->retry_ev || !d->connect_ev) {
+    d->probe_ev = evtimer_new(base, probe_cb, d);
+    d->resolve_ev = evtimer_new(base, resolve_cb, d);
+    d->budget_us = HV_DEDUP_CHECK_TIMEOUT_US;
+    if (!d->retry_ev || !d->connect_ev || !d->probe_ev || !d->resolve_ev) {
         hv_log(HV_LOG_ERROR, "out of memory", NULL);
         abort();
     }
@@ -186,6 +364,8 @@ void hv_dedup_free(hv_dedup_t *d)
     d->closing = true;
     evtimer_del(d->retry_ev);
     evtimer_del(d->connect_ev);
+    evtimer_del(d->probe_ev);
+    evtimer_del(d->resolve_ev);
     if (d->ac) {
         redisAsyncContext *ac = d->ac;
         d->ac = NULL;
@@ -194,6 +374,9 @@ void hv_dedup_free(hv_dedup_t *d)
     }
     event_free(d->retry_ev);
     event_free(d->connect_ev);
+    event_free(d->probe_ev);
+    event_free(d->resolve_ev);
+    hv_resolve_release(d->resolving);
     free(d->name);
     free(d);
 }
@@ -215,8 +398,13 @@ static void op_finish(dedup_op_t *op, bool seen)
 static void op_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
     dedup_op_t *op = arg;
-    if (op->d)
-        __atomic_fetch_add(&op->d->stats.unknown, 1, __ATOMIC_RELAXED);
+    hv_dedup_t *d = op->d;
+
+    if (d) {
+        __atomic_fetch_add(&d->stats.unknown, 1, __ATOMIC_RELAXED);
+        if (++d->timeouts_in_a_row >= HV_DEDUP_STALL_AFTER)
+            stall(d, "checks timed out");
+    }
     op_finish(op, false);
 }
 
@@ -227,6 +415,7 @@ static void op_reply_cb(redisAsyncContext *ac, void *r, void *privdata)
     bool seen = reply && reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
 
     if (!op->done && op->d) {
+        op->d->timeouts_in_a_row = 0;
         if (!reply || reply->type != REDIS_REPLY_INTEGER)
             __atomic_fetch_add(&op->d->stats.unknown, 1, __ATOMIC_RELAXED);
         else if (seen)
@@ -239,11 +428,12 @@ static void op_reply_cb(redisAsyncContext *ac, void *r, void *privdata)
     free(op);
 }
 
-void hv_dedup_check(hv_dedup_t *d, const char *id, size_t n, hv_dedup_cb cb, void *arg)
+void hv_dedup_check(hv_dedup_t *d, const char *epoch, const char *id, size_t n, hv_dedup_cb cb,
+                    void *arg)
 {
     dedup_op_t *op;
 
-    if (!hv_dedup_connected(d)) {
+    if (!hv_dedup_connected(d) || !epoch || d->stalled) {
         __atomic_fetch_add(&d->stats.unknown, 1, __ATOMIC_RELAXED);
         cb(arg, false);
         return;
@@ -257,24 +447,40 @@ void hv_dedup_check(hv_dedup_t *d, const char *id, size_t n, hv_dedup_cb cb, voi
         hv_log(HV_LOG_ERROR, "out of memory", NULL);
         abort();
     }
-    if (redisAsyncCommand(d->ac, op_reply_cb, op, "EXISTS " HV_DEDUP_KEY_PREFIX "%b", id, n) !=
-        REDIS_OK) {
+    if (redisAsyncCommand(d->ac, op_reply_cb, op, "EXISTS " HV_DEDUP_KEY_PREFIX "%s:%b", epoch, id,
+                          n) != REDIS_OK) {
         event_free(op->timer);
         free(op);
         __atomic_fetch_add(&d->stats.unknown, 1, __ATOMIC_RELAXED);
         cb(arg, false);
         return;
     }
-    struct timeval tv = {0, HV_DEDUP_CHECK_TIMEOUT_US};
+    struct timeval tv = {0, (suseconds_t)d->budget_us};
     evtimer_add(op->timer, &tv);
 }
 
-void hv_dedup_mark(hv_dedup_t *d, const char *id, size_t n)
+void hv_dedup_set_budget(hv_dedup_t *d, int64_t us)
 {
-    if (!hv_dedup_connected(d))
+    if (us < HV_DEDUP_CHECK_MIN_US)
+        us = HV_DEDUP_CHECK_MIN_US;
+    if (us > HV_DEDUP_CHECK_TIMEOUT_US)
+        us = HV_DEDUP_CHECK_TIMEOUT_US;
+    d->budget_us = us;
+}
+
+hv_dedup_state_t hv_dedup_state(const hv_dedup_t *d)
+{
+    if (!__atomic_load_n(&d->connected, __ATOMIC_RELAXED))
+        return HV_DEDUP_DOWN;
+    return __atomic_load_n(&d->stalled, __ATOMIC_RELAXED) ? HV_DEDUP_STALLED : HV_DEDUP_UP;
+}
+
+void hv_dedup_mark(hv_dedup_t *d, const char *epoch, const char *id, size_t n)
+{
+    if (!hv_dedup_connected(d) || !epoch || d->stalled)
         return;
-    (void)redisAsyncCommand(d->ac, NULL, NULL, "SET " HV_DEDUP_KEY_PREFIX "%b 1 EX %d", id, n,
-                            HV_DEDUP_TTL_SEC);
+    (void)redisAsyncCommand(d->ac, NULL, NULL, "SET " HV_DEDUP_KEY_PREFIX "%s:%b 1 EX %d", epoch,
+                            id, n, HV_DEDUP_TTL_SEC);
 }
 
 void hv_dedup_get_stats(const hv_dedup_t *d, hv_dedup_stats_t *out)

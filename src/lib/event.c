@@ -74,12 +74,12 @@ static bool printable_ascii(const char *s, size_t n)
 
 /* An id (webhook-id role for batch lines) may be any UTF-8 but no control characters, since
  * it is echoed in replies and logs. */
-static bool id_ok(const char *s, size_t n)
+bool hv_event_id_valid(const char *s, size_t n)
 {
     if (n == 0 || n > HV_EVENT_ID_MAX)
         return false;
     for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] == 0x7F)
+        if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7E)
             return false;
     return true;
 }
@@ -128,10 +128,9 @@ bool hv_event_parse(const char *body, size_t len, int64_t now, bool want_id, cha
 
     if (want_id) {
         json_t *id = get_string(root, "id", &present);
-        if (!id || !id_ok(json_string_value(id), json_string_length(id))) {
+        if (!id || !hv_event_id_valid(json_string_value(id), json_string_length(id))) {
             refuse(err, 400, "invalid_event", "id",
-                   "id must be a non-empty string of at most 256 bytes without control "
-                   "characters");
+                   "id must be a string of 1-256 printable ASCII characters (0x21-0x7E)");
             goto failed;
         }
         if (id_out)

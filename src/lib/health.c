@@ -38,7 +38,8 @@ void hv_handle_readyz(hv_req_t *r)
     hv_worker_t *w = r->w;
     hv_snapshot_t *snap;
     bool db = hv_snapstore_db_ok(w->srv->snap) && hv_writer_available(w->writer);
-    bool redis = hv_dedup_connected(w->dedup);
+    hv_dedup_state_t rs = hv_dedup_state(w->dedup);
+    bool redis = rs == HV_DEDUP_UP;
     hv_buf_t b;
     hv_json_t j;
 
@@ -53,6 +54,10 @@ void hv_handle_readyz(hv_req_t *r)
     hv_json_kstr(&j, "status", ready ? "ready" : "unavailable");
     hv_json_kbool(&j, "postgres", db);
     hv_json_kbool(&j, "redis", redis);
+    hv_json_kstr(&j, "redis_state",
+                 rs == HV_DEDUP_UP        ? "up"
+                 : rs == HV_DEDUP_STALLED ? "stalled"
+                                          : "down");
     hv_json_end(&j);
     if (!ready) {
         char retry[16];
@@ -81,10 +86,17 @@ void hv_handle_metrics(hv_req_t *r)
         hv_dedup_stats_t ds;
         hv_writer_stats_t ws;
         per[i] = &w->metrics;
+        if (!w->writer || !w->dedup) { /* that loop is past its drain deadline */
+            g.postgres_up = 0;
+            g.redis_up = 0;
+            continue;
+        }
         if (!hv_writer_available_relaxed(w->writer))
             g.postgres_up = 0;
-        if (!hv_dedup_connected_relaxed(w->dedup))
+        if (hv_dedup_state(w->dedup) != HV_DEDUP_UP)
             g.redis_up = 0;
+        if (hv_dedup_state(w->dedup) == HV_DEDUP_STALLED)
+            g.redis_stalled = 1;
         hv_dedup_get_stats(w->dedup, &ds);
         hv_writer_get_stats(w->writer, &ws);
         g.redis_hits += ds.hits;

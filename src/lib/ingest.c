@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "hocvu/dedup.h"
+#include "hocvu/event.h"
 #include "hocvu/handlers.h"
 #include "hocvu/log.h"
 #include "hocvu/ratelimit.h"
@@ -56,7 +57,16 @@ static void pending_end(pending_t *p, hv_outcome_t outcome)
         break;
     case HV_OUT_UNAVAILABLE:
         hv_http_problem(r, 503, "unavailable", NULL,
-                        "the database is unavailable; nothing was stored, retry later");
+                        "the database did not confirm this event; retry with the same webhook-id "
+                        "(it is idempotent)");
+        break;
+    case HV_OUT_OVERLOADED:
+        hv_http_problem(r, 503, "overloaded", NULL,
+                        "the service is saturated; this event was not stored, retry later");
+        break;
+    case HV_OUT_INVALID:
+        hv_http_problem(r, 400, "invalid_event", NULL,
+                        "the database refused this event's data; it was not stored");
         break;
     case HV_OUT_NOT_FOUND:
         hv_problem_set(&prob, 429, "rate_limited", NULL,
@@ -64,6 +74,7 @@ static void pending_end(pending_t *p, hv_outcome_t outcome)
         hv_http_problem_doc(r, &prob, p->retry_after);
         break;
     }
+    hv_ingest_release(r->w, 1);
     free(p);
 }
 
@@ -73,7 +84,8 @@ static void on_written(hv_write_item_t *item, hv_outcome_t outcome)
 
     /* Only ids committed in PostgreSQL are remembered in Redis. */
     if ((outcome == HV_OUT_ACCEPTED || outcome == HV_OUT_DUPLICATE) && !p->req.w->closing)
-        hv_dedup_mark(p->req.w->dedup, item->id, strlen(item->id));
+        hv_dedup_mark(p->req.w->dedup, hv_writer_epoch(p->req.w->writer), item->id,
+                      strlen(item->id));
     pending_end(p, outcome);
 }
 
@@ -92,16 +104,30 @@ static void on_dedup(void *arg, bool seen)
     /* Over the rate, the event is only looked up: an already-accepted redelivery is still
      * answered "duplicate", anything new gets 429. */
     p->item.lookup_only = p->limited;
-    hv_writer_submit(p->req.w->writer, &p->item);
+    hv_writer_submit(p->req.w->writer, &p->item, false);
+}
+
+/* A Standard Webhooks header ("id", "timestamp" or "signature"): webhook-<name>, or its Svix
+ * alias svix-<name> when the webhook- form is absent (CONTRACT §4: webhook- wins). */
+static const char *webhook_header(hv_req_t *r, const char *name)
+{
+    char key[32];
+    const char *v;
+
+    snprintf(key, sizeof(key), "webhook-%s", name);
+    v = hv_http_header(r, key);
+    if (v)
+        return v;
+    snprintf(key, sizeof(key), "svix-%s", name);
+    return hv_http_header(r, key);
 }
 
 /* The webhook headers of a request, verified over its raw body. Ends the request and returns
  * false when the signature does not hold. */
 static bool verify_signature(hv_req_t *r, const char *body, size_t len, int64_t now)
 {
-    switch (hv_sig_verify(
-        r->w->sig, hv_http_header(r, "webhook-id"), hv_http_header(r, "webhook-timestamp"),
-        hv_http_header(r, "webhook-signature"), body, len, now, r->w->tolerance)) {
+    switch (hv_sig_verify(r->w->sig, webhook_header(r, "id"), webhook_header(r, "timestamp"),
+                          webhook_header(r, "signature"), body, len, now, r->w->tolerance)) {
     case HV_SIG_OK:
         return true;
     case HV_SIG_MISSING:
@@ -120,6 +146,25 @@ static bool verify_signature(hv_req_t *r, const char *body, size_t len, int64_t 
         return false;
     }
     return false;
+}
+
+bool hv_ingest_admit(hv_req_t *r, int n)
+{
+    hv_worker_t *w = r->w;
+
+    if (w->admitted + n > w->queue_max) {
+        hv_http_problem(r, 503, "overloaded", NULL,
+                        "the service is saturated; nothing of this request was stored, retry "
+                        "later");
+        return false;
+    }
+    w->admitted += n;
+    return true;
+}
+
+void hv_ingest_release(hv_worker_t *w, int n)
+{
+    w->admitted -= n;
 }
 
 bool hv_ingest_within_rate(hv_req_t *r, int *retry_after)
@@ -207,10 +252,10 @@ void hv_handle_event(hv_req_t *r)
                           "the body is larger than 64 KiB", &len, now);
     if (!body)
         return;
-    msg_id = hv_http_header(r, "webhook-id");
-    if (strlen(msg_id) > HV_EVENT_ID_MAX) {
+    msg_id = webhook_header(r, "id"); /* present: the signature check needs it */
+    if (!hv_event_id_valid(msg_id, strlen(msg_id))) {
         hv_http_problem(r, 400, "invalid_event", "webhook-id",
-                        "webhook-id is longer than 256 bytes");
+                        "webhook-id must be 1-256 printable ASCII characters (0x21-0x7E)");
         return;
     }
     snap = hv_ingest_snapshot(r);
@@ -225,8 +270,15 @@ void hv_handle_event(hv_req_t *r)
         return;
     }
     hv_snapshot_release(snap);
+    if (!hv_ingest_admit(r, 1)) {
+        free(p);
+        return;
+    }
     hv_req_move(r, &p->req);
     p->item.cb = on_written;
     p->item.arg = p;
-    hv_dedup_check(w->dedup, msg_id, strlen(msg_id), on_dedup, p);
+    /* Redis may take about one commit's time: a slow Redis then costs an event at most what the
+     * database would have, and one that keeps missing it is left out (dedup.c's breaker). */
+    hv_dedup_set_budget(w->dedup, hv_writer_latency_us(w->writer));
+    hv_dedup_check(w->dedup, hv_writer_epoch(w->writer), msg_id, strlen(msg_id), on_dedup, p);
 }

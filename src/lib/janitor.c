@@ -1,6 +1,7 @@
 /*
  * janitor.c - counter compaction: folds the shards of days before yesterday (Vietnam time) into
- * shard 0 through hv_compact_counters, on the primary, by one instance at a time.
+ * shard 0 through hv_compact_counters, on the primary, by one instance at a time, with lock and
+ * statement timeouts (the function itself locks rows in the writers' order).
  */
 #include "hocvu/janitor.h"
 
@@ -32,6 +33,10 @@ static void compact(const char *database_url)
 
     if (PQstatus(conn) != CONNECTION_OK)
         goto done;
+    /* It may wait behind a writer's counter rows, briefly; a fold that cannot get them is
+     * simply retried at the next due time. */
+    res = PQexec(conn, "SET lock_timeout = '2s'; SET statement_timeout = '60s'");
+    PQclear(res);
     hv_date_format(hv_days_to_date(hv_date_to_days(hv_time_vn_date(time(NULL))) - 1), before);
     snprintf(sql, sizeof(sql),
              "SELECT hv_compact_counters('%s') FROM (SELECT pg_try_advisory_lock(%d) AS "

@@ -16,23 +16,12 @@ static const int statuses[HV_METRICS_NSTATUS] = {200, 304, 400, 401, 404, 405, 4
                                                  413, 415, 422, 429, 500, 503, 0};
 
 static const char *const codes[HV_METRICS_NCODES] = {
-    "invalid_json",
-    "invalid_event",
-    "invalid_signature",
-    "stale_timestamp",
-    "payload_too_large",
-    "certificate_conflict",
-    "unsupported_media_type",
-    "invalid_citizen_id",
-    "unknown_ward",
-    "ambiguous_ward",
-    "invalid_group",
-    "invalid_timestamp",
-    "invalid_birth_date",
-    "unavailable",
-    "rate_limited",
-    "method_not_allowed",
-    "other",
+    "invalid_json",           "invalid_event",      "invalid_signature",
+    "stale_timestamp",        "payload_too_large",  "certificate_conflict",
+    "unsupported_media_type", "invalid_citizen_id", "unknown_ward",
+    "ambiguous_ward",         "invalid_group",      "invalid_timestamp",
+    "invalid_birth_date",     "unavailable",        "overloaded",
+    "rate_limited",           "method_not_allowed", "other",
 };
 
 /* Upper bounds of the histogram buckets (the last is +Inf). */
@@ -158,7 +147,8 @@ void hv_metrics_render(hv_buf_t *out, hv_metrics_t *const *workers, int n,
     hv_buf_printf(out,
                   "# HELP hocvu_postgres_up Whether PostgreSQL is reachable (1) or not (0).\n"
                   "# TYPE hocvu_postgres_up gauge\nhocvu_postgres_up %d\n"
-                  "# HELP hocvu_redis_up Whether the Redis fast path is connected (1) or not (0).\n"
+                  "# HELP hocvu_redis_up Whether the Redis fast path is connected and answering in "
+                  "time (1) or not (0).\n"
                   "# TYPE hocvu_redis_up gauge\nhocvu_redis_up %d\n"
                   "# HELP hocvu_snapshot_age_seconds Seconds since the read snapshot was last "
                   "confirmed current (-1 before the first).\n"
@@ -189,6 +179,10 @@ void hv_metrics_render(hv_buf_t *out, hv_metrics_t *const *workers, int n,
                   "# HELP hocvu_http_slow_clients_cut_total Connections closed because a request "
                   "took longer than HOCVU_HTTP_TIMEOUT.\n"
                   "# TYPE hocvu_http_slow_clients_cut_total counter\n"
-                  "hocvu_http_slow_clients_cut_total %llu\n",
-                  (unsigned long long)g->connections, (unsigned long long)g->slow_cut);
+                  "hocvu_http_slow_clients_cut_total %llu\n"
+                  "# HELP hocvu_redis_stalled Whether Redis is connected but not answering in "
+                  "time, and left out of the fast path (1) or not (0).\n"
+                  "# TYPE hocvu_redis_stalled gauge\nhocvu_redis_stalled %d\n",
+                  (unsigned long long)g->connections, (unsigned long long)g->slow_cut,
+                  g->redis_stalled);
 }

@@ -34,9 +34,9 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
     event_base_loopexit(srv->main_base, NULL);
 }
 
-/* SIGHUP: re-reads the environment, the config file and the flags. The reloadable settings
- * (webhook secrets, read tokens, tolerance, rate limit, log level) apply to the next request
- * of every worker; a bad configuration is refused and the running one kept. */
+/* SIGHUP: re-reads the config file (and the same environment and flags). The settings the
+ * option table marks reloadable (hv_config_reloadable_list) apply to the next request of every
+ * worker; a bad configuration is refused and the running one kept. */
 static void reload_cb(evutil_socket_t sig, short what, void *arg)
 {
     hv_server_t *srv = arg;

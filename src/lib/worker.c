@@ -30,6 +30,7 @@
 #define HV_MAX_HEADERS (32 * 1024)
 #define HV_DRAIN_DEADLINE_SEC 20
 #define HV_DRAIN_QUIET_MS 300 /* after the last request, how long a draining worker waits */
+#define HV_DRAIN_FLUSH_MS 500 /* after the deadline: time to write the last 503s */
 #define HV_STREAM_TICK_MS 1000
 
 int hv_listen_socket(const hv_config_t *cfg, bool shared, char *err, size_t errlen)
@@ -73,7 +74,7 @@ failed:
  * are still read and answered (with Connection: close) instead of being cut by the exit. */
 static void check_drained(hv_worker_t *w)
 {
-    if (!w->draining || w->inflight != 0 || !hv_writer_idle(w->writer))
+    if (!w->draining || w->inflight != 0 || (w->writer && !hv_writer_idle(w->writer)))
         return;
     int64_t quiet = hv_loop_ms(w->base) - w->last_request_ms;
     if (quiet >= HV_DRAIN_QUIET_MS) {
@@ -142,6 +143,11 @@ static void route(struct evhttp_request *evreq, void *arg)
     hv_req_begin(&r, w, evreq);
     path = r.path;
 
+    if (w->closing) {
+        /* Past the drain deadline: the writer and the fast path are gone. */
+        hv_http_problem(&r, 503, "unavailable", NULL, "shutting down; retry later");
+        return;
+    }
     if (strcmp(path, "/v1/events") == 0) {
         r.route = HV_ROUTE_EVENTS;
         hv_handle_event(&r);
@@ -193,11 +199,21 @@ static void stream_tick_cb(evutil_socket_t fd, short what, void *arg)
     hv_stream_tick(arg);
 }
 
+/* The drain deadline passed with requests still waiting: answer them all now (freeing the
+ * fast path and the writer calls every pending item back: 503), then let the loop run a
+ * moment longer so those replies are written to their sockets before the thread ends. */
 static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
     hv_worker_t *w = arg;
+    struct timeval flush = {0, HV_DRAIN_FLUSH_MS * 1000};
+
     hv_log(HV_LOG_WARN, "drain deadline reached", "worker=%d inflight=%d", w->index, w->inflight);
-    event_base_loopexit(w->base, NULL);
+    w->closing = true;
+    hv_dedup_free(w->dedup);
+    w->dedup = NULL;
+    hv_writer_free(w->writer);
+    w->writer = NULL;
+    event_base_loopexit(w->base, &flush);
 }
 
 /* Runs in the worker's thread when the main thread asks it to stop: no new connections; the
@@ -297,9 +313,10 @@ int hv_worker_init(hv_server_t *srv, hv_worker_t *w, int index, char *err, size_
         return -1;
     }
     snprintf(name, sizeof(name), "w%d", index);
-    /* Shard 0 is where old days are folded (janitor.c); writers use 1..threads. */
-    w->writer =
-        hv_writer_new(w->base, cfg->database_url, cfg->batch_max, index + 1, name, &w->metrics);
+    /* Each writer session claims its own counter shard from the database. */
+    w->writer = hv_writer_new(w->base, cfg->database_url, cfg->batch_max, cfg->deadline_ms, name,
+                              &w->metrics);
+    w->queue_max = cfg->queue_max;
     w->dedup = hv_dedup_new(w->base, &cfg->redis, name);
     w->stop_ev = event_new(w->base, -1, 0, stop_cb, w);
     w->deadline_ev = evtimer_new(w->base, deadline_cb, w);

@@ -10,6 +10,8 @@
 #include <event2/event.h>
 #include <libpq-fe.h>
 #include <math.h>
+#include <openssl/sha.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,10 +20,13 @@
 #include "hocvu/log.h"
 #include "hocvu/metrics.h"
 #include "hocvu/pgarray.h"
+#include "hocvu/resolve.h"
 
-#define HV_WRITER_RETRY_MS 500     /* reconnect interval */
-#define HV_WRITER_BATCH_TIMEOUT 15 /* seconds before an unanswered batch counts as lost */
-#define HV_WRITER_MAX_RETRIES 5    /* deadlock / serialization retries of one batch */
+#define HV_WRITER_RETRY_MS 500           /* reconnect interval */
+#define HV_WRITER_CANCEL_GRACE_MS 5000   /* after a cancel, how long the answer may take */
+#define HV_WRITER_IDENTITY_EVERY_MS 1000 /* re-read the database identity this often */
+#define HV_WRITER_IDENTITY_FRESH_MS 2500 /* the fast path trusts an identity this old at most */
+#define HV_WRITER_MAX_RETRIES 5          /* deadlock / serialization retries of one batch */
 #define HV_WRITER_NPARAMS 11
 
 /* Both statements are prepared once per connection with one simple-protocol round trip. */
@@ -29,10 +34,14 @@ static const char prepare_sql[] =
     "PREPARE hv_ingest(text[], smallint[], text[], text[], text[], smallint[], bigint[], int[], "
     "boolean[], text[], real[], smallint) AS "
     "SELECT n, outcome FROM hv_ingest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12); "
-    "PREPARE hv_lookup(text[]) AS SELECT id FROM event_ledger WHERE id = ANY ($1)";
+    "PREPARE hv_lookup(text[]) AS SELECT id FROM event_ledger WHERE id = ANY ($1); "
+    /* This session's own counter shard (held until it disconnects) and the database's
+     * identity, which the Redis fast path is bound to. */
+    "SELECT hv_claim_shard(), hv_identity()";
 
 typedef enum writer_state {
     W_DOWN,       /* no connection; the retry timer is pending */
+    W_RESOLVING,  /* the host name is being resolved on a thread (resolve.c) */
     W_CONNECTING, /* PQconnectPoll in progress */
     W_PREPARING,  /* statement being prepared */
     W_IDLE,       /* ready, nothing in flight */
@@ -48,15 +57,38 @@ struct hv_writer {
     PGconn *conn;             /* owned; NULL when down */
     struct event *sock_ev;    /* on PQsocket(conn); re-assigned as the socket may change */
     struct event *retry_ev;   /* reconnect timer */
-    struct event *timeout_ev; /* batch timeout */
-    int shard;                /* counter shard this writer adds to */
+    struct event *timeout_ev; /* deadline of the batch in flight, then the cancel's grace */
+    struct event *resolve_ev; /* polls the host name resolution */
+    hv_resolve_t *resolving;  /* shared with its thread; NULL when none */
+    int resolve_polls;
+    int deadline_ms;  /* longest an event may wait for its commit */
+    bool cancel_sent; /* the batch in flight passed its deadline: cancel requested */
+    int shard;        /* counter shard this session claimed; 0 before */
+    char identity[HV_WRITER_IDENTITY_MAX]; /* hv_identity() of this connection; "" before */
     bool want_write;
 
-    hv_write_item_t *queue_head, *queue_tail; /* waiting */
-    int queue_len;
+    /* Waiting items: single events first, then the lines of batches, so a single event never
+     * waits behind more than one transaction of a large batch. */
+    struct item_queue {
+        hv_write_item_t *head, *tail;
+        int len;
+    } queue, bulk;
     hv_write_item_t *flight; /* the batch in flight, in ordinal order */
     int flight_len;
-    bool flight_lookup; /* the batch is a ledger lookup */
+    /* Parts of a batch that failed with a data error, each sent alone (never merged with the
+     * queue) until the offending event stands alone: a stack, the top sent first. */
+    struct sub_batch {
+        hv_write_item_t *head; /* NULL-terminated list, writer-owned links */
+        int len;
+        bool lookup;
+    } * isolate;
+    int n_isolate, cap_isolate;
+    bool flight_lookup;        /* the batch is a ledger lookup */
+    bool flight_identity;      /* the statement in flight is the identity check, not a batch */
+    bool identity_due;         /* the identity check goes before the next batch */
+    int64_t identity_at_ms;    /* monotonic: when the identity was last read */
+    char epoch[17];            /* hex digest of `identity`: the Redis key space; "" = none */
+    struct event *identity_ev; /* periodic identity check */
     int flight_retries;
     struct timespec flight_start;
 
@@ -66,12 +98,21 @@ struct hv_writer {
     bool prepare_failed;
     bool logged_down;
     hv_writer_stats_t stats;
+    int64_t ewma_us;       /* moving average of a batch's round trip */
     hv_metrics_t *metrics; /* borrowed, may be NULL */
 };
 
 static void writer_connect(hv_writer_t *w);
 static void writer_sock_cb(evutil_socket_t fd, short what, void *arg);
 static void writer_kick(hv_writer_t *w);
+static void drop_expired(hv_writer_t *w);
+
+static int64_t mono_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
 
 static int64_t elapsed_us(const struct timespec *start)
 {
@@ -92,11 +133,30 @@ static void fail_list(hv_write_item_t *it, hv_outcome_t outcome)
     }
 }
 
+/* Fails every part of a batch waiting to be isolated (connection lost, writer freed). */
+static void fail_isolated(hv_writer_t *w)
+{
+    while (w->n_isolate > 0) {
+        hv_write_item_t *head = w->isolate[--w->n_isolate].head;
+        fail_list(head, HV_OUT_UNAVAILABLE);
+    }
+}
+
+/* Pushes a part of a batch to be sent alone. */
+static void push_isolated(hv_writer_t *w, hv_write_item_t *head, int len, bool lookup)
+{
+    if (w->n_isolate == w->cap_isolate) {
+        w->cap_isolate = w->cap_isolate ? w->cap_isolate * 2 : 16;
+        w->isolate = hv_xrealloc(w->isolate, sizeof(*w->isolate) * (size_t)w->cap_isolate);
+    }
+    w->isolate[w->n_isolate++] = (struct sub_batch){head, len, lookup};
+}
+
 /* Drops the connection: fails the batch in flight and everything queued (their senders retry),
  * then schedules a reconnect. */
 static void writer_down(hv_writer_t *w, const char *why)
 {
-    hv_write_item_t *flight = w->flight, *queued = w->queue_head;
+    hv_write_item_t *flight = w->flight, *queued = w->queue.head, *bulk = w->bulk.head;
 
     if (!w->logged_down)
         hv_log(HV_LOG_ERROR, "database unavailable", "writer=%s reason=\"%s\"", w->name, why);
@@ -112,14 +172,24 @@ static void writer_down(hv_writer_t *w, const char *why)
         w->conn = NULL;
     }
     __atomic_store_n(&w->state, W_DOWN, __ATOMIC_RELAXED);
+    if (w->resolving) {
+        evtimer_del(w->resolve_ev);
+        hv_resolve_release(w->resolving);
+        w->resolving = NULL;
+    }
+    w->identity[0] = '\0';
+    w->epoch[0] = '\0';
+    w->flight_identity = false;
     w->flight = NULL;
     w->flight_len = 0;
-    w->queue_head = w->queue_tail = NULL;
-    w->queue_len = 0;
-    if (flight || queued)
+    memset(&w->queue, 0, sizeof(w->queue));
+    memset(&w->bulk, 0, sizeof(w->bulk));
+    if (flight || queued || bulk || w->n_isolate)
         __atomic_fetch_add(&w->stats.failures, 1, __ATOMIC_RELAXED);
+    fail_isolated(w);
     fail_list(flight, HV_OUT_UNAVAILABLE);
     fail_list(queued, HV_OUT_UNAVAILABLE);
+    fail_list(bulk, HV_OUT_UNAVAILABLE);
     struct timeval tv = {0, HV_WRITER_RETRY_MS * 1000};
     event_add(w->retry_ev, &tv);
 }
@@ -148,17 +218,146 @@ static void retry_cb(evutil_socket_t fd, short what, void *arg)
     writer_connect(arg);
 }
 
-static void timeout_cb(evutil_socket_t fd, short what, void *arg)
+/* Sends a cancel request on its own thread: PQcancel opens a connection of its own and blocks,
+ * which an event loop must never do. The PGcancel object is the thread's to free. */
+static void *cancel_main(void *arg)
 {
-    writer_down(arg, "batch timed out");
+    PGcancel *c = arg;
+    char err[256];
+
+    if (!PQcancel(c, err, sizeof(err)))
+        hv_log(HV_LOG_WARN, "cancel request failed", "error=\"%.*s\"", (int)strcspn(err, "\n"),
+               err);
+    PQfreeCancel(c);
+    return NULL;
 }
 
-static void writer_connect(hv_writer_t *w)
+/* The batch in flight passed its deadline: ask the server to cancel it, then wait a grace
+ * period for its answer (a cancelled statement rolls back: its events get 503, nothing of them
+ * stored; one that committed first is answered as committed). With no answer by then the
+ * connection is dropped and the events' fate is unknown to us: 503, retry (idempotent). */
+static void timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+    hv_writer_t *w = arg;
+    PGcancel *c;
+    pthread_t t;
+    pthread_attr_t attr;
+
+    drop_expired(w);
+    if (w->cancel_sent || !w->conn) {
+        writer_down(w, "batch not answered after its cancel");
+        return;
+    }
+    w->cancel_sent = true;
+    hv_log(HV_LOG_WARN, "batch passed its deadline, cancelling",
+           "writer=%s events=%d deadline_ms=%d", w->name, w->flight_len, w->deadline_ms);
+    c = PQgetCancel(w->conn);
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (!c || pthread_create(&t, &attr, cancel_main, c) != 0) {
+        pthread_attr_destroy(&attr);
+        if (c)
+            PQfreeCancel(c);
+        writer_down(w, "batch timed out (could not send a cancel)");
+        return;
+    }
+    pthread_attr_destroy(&attr);
+    struct timeval tv = {HV_WRITER_CANCEL_GRACE_MS / 1000,
+                         (HV_WRITER_CANCEL_GRACE_MS % 1000) * 1000};
+    event_add(w->timeout_ev, &tv);
+}
+
+/* The n-th comma-separated entry of list into out (the last one when the list is shorter:
+ * libpq's rule for a single port given for several hosts). */
+static void list_entry(const char *list, int n, char *out, size_t outlen)
+{
+    const char *p = list ? list : "";
+    for (int i = 0; i < n; i++) {
+        const char *c = strchr(p, ',');
+        if (!c)
+            break;
+        p = c + 1;
+    }
+    snprintf(out, outlen, "%.*s", (int)strcspn(p, ","), p);
+}
+
+/* Expands host/port/addresses into the parallel lists libpq takes: an entry resolved to k
+ * addresses becomes k entries (libpq tries them in order, as it would have itself). */
+static void expand_hosts(const char *host, const char *port, const char *resolved, hv_buf_t *hosts,
+                         hv_buf_t *ports, hv_buf_t *addrs)
+{
+    int entries = 1;
+    for (const char *p = host; *p; p++)
+        entries += *p == ',';
+    for (int i = 0; i < entries; i++) {
+        char h[256], pt[32], a[512];
+        list_entry(host, i, h, sizeof(h));
+        list_entry(port, i, pt, sizeof(pt));
+        list_entry(resolved, i, a, sizeof(a));
+        const char *q = a;
+        do {
+            size_t n = strcspn(q, " ");
+            hv_buf_printf(hosts, "%s%s", hosts->len ? "," : "", h);
+            hv_buf_printf(ports, "%s%s", ports->len ? "," : "", pt);
+            hv_buf_printf(addrs, "%s%.*s", addrs->len ? "," : "", (int)n, q);
+            q += n;
+            while (*q == ' ')
+                q++;
+        } while (*q);
+    }
+}
+
+/* Starts the connection. With `resolved` (numeric addresses found off the loop) host, port and
+ * hostaddr are given as parallel lists, so libpq resolves nothing while host still serves TLS
+ * and pgpass. */
+static void connect_with(hv_writer_t *w, const char *resolved)
 {
     char err[256];
 
     w->prepare_failed = false;
-    w->conn = PQconnectStart(w->conninfo);
+    w->shard = 0;
+    w->identity[0] = '\0';
+    if (!resolved) {
+        w->conn = PQconnectStart(w->conninfo);
+    } else {
+        PQconninfoOption *opts = PQconninfoParse(w->conninfo, NULL);
+        const char *kw[64], *val[64], *host = "", *port = "";
+        hv_buf_t hosts, ports, addrs;
+        int n = 0;
+
+        hv_buf_init(&hosts);
+        hv_buf_init(&ports);
+        hv_buf_init(&addrs);
+        for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+            if (o->val && strcmp(o->keyword, "host") == 0)
+                host = o->val;
+            else if (o->val && strcmp(o->keyword, "port") == 0)
+                port = o->val;
+        }
+        expand_hosts(host, port, resolved, &hosts, &ports, &addrs);
+        for (PQconninfoOption *o = opts; o && o->keyword && n < 60; o++) {
+            if (o->val && strcmp(o->keyword, "hostaddr") != 0 && strcmp(o->keyword, "host") != 0 &&
+                strcmp(o->keyword, "port") != 0) {
+                kw[n] = o->keyword;
+                val[n++] = o->val;
+            }
+        }
+        kw[n] = "host";
+        val[n++] = hosts.data ? hosts.data : "";
+        kw[n] = "hostaddr";
+        val[n++] = addrs.data ? addrs.data : "";
+        if (port[0]) {
+            kw[n] = "port";
+            val[n++] = ports.data;
+        }
+        kw[n] = NULL;
+        val[n] = NULL;
+        w->conn = PQconnectStartParams(kw, val, 0);
+        PQconninfoFree(opts);
+        hv_buf_free(&hosts);
+        hv_buf_free(&ports);
+        hv_buf_free(&addrs);
+    }
     if (!w->conn || PQstatus(w->conn) == CONNECTION_BAD) {
         writer_down(w, pq_error_line(w->conn, err, sizeof(err)));
         return;
@@ -166,6 +365,63 @@ static void writer_connect(hv_writer_t *w)
     PQsetnonblocking(w->conn, 1);
     __atomic_store_n(&w->state, W_CONNECTING, __ATOMIC_RELAXED);
     watch_socket(w, EV_WRITE);
+}
+
+#define HV_WRITER_RESOLVE_POLL_MS 5
+#define HV_WRITER_RESOLVE_MAX_POLLS 2000 /* 10 s */
+
+static void resolve_cb(evutil_socket_t fd, short what, void *arg)
+{
+    hv_writer_t *w = arg;
+    char addr[1024], err[160];
+    struct timeval tv = {0, HV_WRITER_RESOLVE_POLL_MS * 1000};
+
+    if (!w->resolving)
+        return;
+    if (!hv_resolve_poll(w->resolving, addr, sizeof(addr), err, sizeof(err))) {
+        if (++w->resolve_polls < HV_WRITER_RESOLVE_MAX_POLLS) {
+            evtimer_add(w->resolve_ev, &tv);
+            return;
+        }
+        snprintf(err, sizeof(err), "host name resolution timed out");
+        addr[0] = '\0';
+    }
+    hv_resolve_release(w->resolving);
+    w->resolving = NULL;
+    if (strspn(addr, ", ") == strlen(addr)) { /* no address at all */
+        writer_down(w, err[0] ? err : "could not resolve the database host");
+        return;
+    }
+    connect_with(w, addr);
+}
+
+/* Connects; a host given by name is first resolved on a thread, never on the loop. */
+static void writer_connect(hv_writer_t *w)
+{
+    PQconninfoOption *opts = PQconninfoParse(w->conninfo, NULL);
+    const char *host = NULL, *hostaddr = NULL;
+    struct timeval tv = {0, HV_WRITER_RESOLVE_POLL_MS * 1000};
+
+    for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+        if (strcmp(o->keyword, "host") == 0)
+            host = o->val;
+        else if (strcmp(o->keyword, "hostaddr") == 0)
+            hostaddr = o->val;
+    }
+    if (opts && (!hostaddr || !hostaddr[0]) && hv_resolve_needed(host)) {
+        w->resolving = hv_resolve_start(host);
+        PQconninfoFree(opts);
+        if (!w->resolving) {
+            writer_down(w, "could not start resolving the database host");
+            return;
+        }
+        w->resolve_polls = 0;
+        __atomic_store_n(&w->state, W_RESOLVING, __ATOMIC_RELAXED);
+        evtimer_add(w->resolve_ev, &tv);
+        return;
+    }
+    PQconninfoFree(opts);
+    connect_with(w, NULL);
 }
 
 /* Element types of hv_ingest's array parameters, in order (see prepare_sql). */
@@ -242,7 +498,8 @@ static void send_batch(hv_writer_t *w)
         return;
     }
     __atomic_store_n(&w->state, W_BUSY, __ATOMIC_RELAXED);
-    struct timeval tv = {HV_WRITER_BATCH_TIMEOUT, 0};
+    w->cancel_sent = false;
+    struct timeval tv = {w->deadline_ms / 1000, (w->deadline_ms % 1000) * 1000};
     event_add(w->timeout_ev, &tv);
     int f = PQflush(w->conn);
     if (f < 0) {
@@ -254,28 +511,127 @@ static void send_batch(hv_writer_t *w)
     watch_socket(w, EV_READ | (w->want_write ? EV_WRITE : 0));
 }
 
+/* Sets the identity of this connection and the Redis key space derived from it. */
+static void set_identity(hv_writer_t *w, const char *identity)
+{
+    uint8_t md[SHA256_DIGEST_LENGTH];
+
+    if (w->identity[0] && strcmp(w->identity, identity) != 0)
+        hv_log(HV_LOG_WARN, "database identity changed: earlier Redis marks are no longer trusted",
+               "writer=%s", w->name);
+    snprintf(w->identity, sizeof(w->identity), "%s", identity);
+    SHA256((const unsigned char *)identity, strlen(identity), md);
+    hv_hex_encode(md, 8, w->epoch);
+    w->identity_at_ms = mono_ms();
+}
+
+/* Sends the identity check in place of a batch (the connection is idle). */
+static void send_identity_check(hv_writer_t *w)
+{
+    char err[256];
+
+    w->identity_due = false;
+    if (!PQsendQuery(w->conn, "SELECT hv_identity()")) {
+        writer_down(w, pq_error_line(w->conn, err, sizeof(err)));
+        return;
+    }
+    w->flight_identity = true;
+    __atomic_store_n(&w->state, W_BUSY, __ATOMIC_RELAXED);
+    w->cancel_sent = false;
+    struct timeval tv = {w->deadline_ms / 1000, (w->deadline_ms % 1000) * 1000};
+    event_add(w->timeout_ev, &tv);
+    watch_socket(w, EV_READ | EV_WRITE);
+}
+
+static void identity_tick(evutil_socket_t fd, short what, void *arg)
+{
+    hv_writer_t *w = arg;
+
+    w->identity_due = true;
+    writer_kick(w);
+}
+
+/* Detaches the expired items at the head of a queue onto *tail (its items are in the order
+ * they came, so the oldest are first). Returns how many. */
+static int take_expired(struct item_queue *q, int64_t now, hv_write_item_t ***tail)
+{
+    int n = 0;
+
+    while (q->head && q->head->expires_ms <= now) {
+        hv_write_item_t *it = q->head;
+        q->head = it->next;
+        q->len--;
+        it->next = NULL;
+        **tail = it;
+        *tail = &it->next;
+        n++;
+    }
+    if (!q->head)
+        q->tail = NULL;
+    return n;
+}
+
+/* Answers the items that waited past their deadline: never sent, so certainly not stored. */
+static void drop_expired(hv_writer_t *w)
+{
+    int64_t now = mono_ms();
+    hv_write_item_t *expired = NULL, **tail = &expired;
+    int n = take_expired(&w->queue, now, &tail) + take_expired(&w->bulk, now, &tail);
+
+    if (n) {
+        hv_log(HV_LOG_WARN, "events dropped after waiting past their deadline",
+               "writer=%s events=%d", w->name, n);
+        fail_list(expired, HV_OUT_OVERLOADED);
+    }
+}
+
+/* Moves up to `room` consecutive items of one kind from the head of q to the flight's tail. */
+static void take_flight(hv_writer_t *w, struct item_queue *q, hv_write_item_t ***tail)
+{
+    while (q->head && w->flight_len < w->batch_max && q->head->lookup_only == w->flight_lookup) {
+        hv_write_item_t *it = q->head;
+        q->head = it->next;
+        q->len--;
+        it->next = NULL;
+        **tail = it;
+        *tail = &it->next;
+        w->flight_len++;
+    }
+    if (!q->head)
+        q->tail = NULL;
+}
+
 /* Starts the next batch if the connection is idle and items are waiting. */
 static void writer_kick(hv_writer_t *w)
 {
-    hv_write_item_t *last = NULL;
+    hv_write_item_t **tail;
 
-    if (w->state != W_IDLE || !w->queue_head)
+    if (w->state != W_IDLE)
         return;
-    /* A batch holds items of one kind: consecutive lookups, or consecutive events. */
-    w->flight = w->queue_head;
-    w->flight_len = 0;
-    w->flight_lookup = w->queue_head->lookup_only;
-    for (hv_write_item_t *it = w->queue_head;
-         it && w->flight_len < w->batch_max && it->lookup_only == w->flight_lookup; it = it->next) {
-        last = it;
-        w->flight_len++;
-    }
-    w->queue_head = last->next;
-    if (!w->queue_head)
-        w->queue_tail = NULL;
-    w->queue_len -= w->flight_len;
-    last->next = NULL;
     w->flight_retries = 0;
+    if (w->identity_due) {
+        send_identity_check(w);
+        return;
+    }
+    if (w->n_isolate > 0) {
+        struct sub_batch *sb = &w->isolate[--w->n_isolate];
+        w->flight = sb->head;
+        w->flight_len = sb->len;
+        w->flight_lookup = sb->lookup;
+        send_batch(w);
+        return;
+    }
+    drop_expired(w);
+    if (!w->queue.head && !w->bulk.head)
+        return;
+    /* A batch holds items of one kind (lookups, or events): single events first, then batch
+     * lines to fill it up to batch_max. */
+    w->flight = NULL;
+    w->flight_len = 0;
+    w->flight_lookup = (w->queue.head ? w->queue.head : w->bulk.head)->lookup_only;
+    tail = &w->flight;
+    take_flight(w, &w->queue, &tail);
+    take_flight(w, &w->bulk, &tail);
     send_batch(w);
 }
 
@@ -311,6 +667,7 @@ static void finish_batch(hv_writer_t *w, PGresult *res)
     __atomic_fetch_add(&w->stats.events, (uint64_t)len, __ATOMIC_RELAXED);
     int64_t us = elapsed_us(&w->flight_start);
     __atomic_fetch_add(&w->stats.commit_us_total, (uint64_t)us, __ATOMIC_RELAXED);
+    w->ewma_us += (us - w->ewma_us) / 8;
     if (w->metrics && !w->flight_lookup)
         hv_metrics_commit(w->metrics, len, us);
     w->flight = NULL;
@@ -323,6 +680,40 @@ static void finish_batch(hv_writer_t *w, PGresult *res)
     free(outcome);
 }
 
+/* A data error is about the values sent, so about one event of the batch (or a few): data
+ * exceptions (class 22: bad encoding, out of range, ...), integrity violations (23) and
+ * program limits (54, e.g. an index row too large). Anything else (connection, cancel,
+ * resources, server state) is the database's, answered 503 for the whole batch. */
+static bool is_data_error(const char *sqlstate)
+{
+    return sqlstate && (strncmp(sqlstate, "22", 2) == 0 || strncmp(sqlstate, "23", 2) == 0 ||
+                        strncmp(sqlstate, "54", 2) == 0);
+}
+
+/* The batch in flight failed for its data: a lone event is the offender (HV_OUT_INVALID, only
+ * it); a larger batch is split in halves, each sent alone next, so the offender is found in
+ * log2(n) rounds while every other event commits. */
+static void isolate_flight(hv_writer_t *w)
+{
+    hv_write_item_t *head = w->flight, *mid = head;
+    int len = w->flight_len, half = len / 2;
+    bool lookup = w->flight_lookup;
+
+    w->flight = NULL;
+    w->flight_len = 0;
+    if (len == 1) {
+        head->next = NULL;
+        head->cb(head, HV_OUT_INVALID);
+        return;
+    }
+    for (int i = 1; i < half; i++)
+        mid = mid->next;
+    hv_write_item_t *second = mid->next;
+    mid->next = NULL;
+    push_isolated(w, second, len - half, lookup);
+    push_isolated(w, head, half, lookup); /* the top: sent first */
+}
+
 /* Handles the end of a batch statement once libpq has returned its last result: completes the
  * batch, retries it after a deadlock or serialization failure, or fails it. */
 static void batch_done(hv_writer_t *w)
@@ -333,6 +724,18 @@ static void batch_done(hv_writer_t *w)
     w->result = NULL;
     __atomic_store_n(&w->state, W_IDLE, __ATOMIC_RELAXED);
     event_del(w->timeout_ev);
+    if (w->flight_identity) {
+        w->flight_identity = false;
+        if (st != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
+            PQclear(res);
+            writer_down(w, "could not read the database identity");
+            return;
+        }
+        set_identity(w, PQgetvalue(res, 0, 0));
+        PQclear(res);
+        writer_kick(w);
+        return;
+    }
     if (st == PGRES_TUPLES_OK) {
         finish_batch(w, res);
         PQclear(res);
@@ -351,6 +754,14 @@ static void batch_done(hv_writer_t *w)
         send_batch(w);
         return;
     }
+    if (is_data_error(code) && PQstatus(w->conn) == CONNECTION_OK) {
+        hv_log(HV_LOG_WARN, "batch refused for its data, isolating",
+               "writer=%s sqlstate=%s events=%d", w->name, code, w->flight_len);
+        PQclear(res);
+        isolate_flight(w);
+        writer_kick(w);
+        return;
+    }
     hv_log(HV_LOG_ERROR, "batch failed", "writer=%s sqlstate=%s events=%d error=\"%.*s\"", w->name,
            code ? code : "?", w->flight_len, (int)strcspn(m, "\n"), m);
     PQclear(res);
@@ -364,6 +775,17 @@ static void batch_done(hv_writer_t *w)
         return;
     }
     writer_kick(w);
+}
+
+/* The session's row of the preparing step: its counter shard and the database identity. */
+static void take_session(hv_writer_t *w, const PGresult *res)
+{
+    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0) || PQgetisnull(res, 0, 1))
+        return;
+    w->shard = atoi(PQgetvalue(res, 0, 0));
+    snprintf(w->shard_param, sizeof(w->shard_param), "%d", w->shard);
+    w->identity[0] = '\0'; /* a new connection: no change to report */
+    set_identity(w, PQgetvalue(res, 0, 1));
 }
 
 /* Reads the results of the statement in flight; returns when libpq would block. The next
@@ -380,6 +802,11 @@ static void handle_results(hv_writer_t *w)
         PGresult *res = PQgetResult(w->conn);
         if (!res) {
             if (w->state == W_PREPARING) {
+                if (!w->prepare_failed && (w->shard <= 0 || !w->identity[0])) {
+                    hv_log(HV_LOG_ERROR, "no counter shard or identity for this session",
+                           "writer=%s", w->name);
+                    w->prepare_failed = true;
+                }
                 if (w->prepare_failed) {
                     writer_down(w, "could not prepare statements (has hocvuctl migrate run?)");
                     return;
@@ -396,7 +823,9 @@ static void handle_results(hv_writer_t *w)
             return;
         }
         if (w->state == W_PREPARING) {
-            if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+                take_session(w, res);
+            } else if (PQresultStatus(res) != PGRES_COMMAND_OK) {
                 const char *m = PQresultErrorMessage(res);
                 hv_log(HV_LOG_ERROR, "could not prepare statement", "writer=%s error=\"%.*s\"",
                        w->name, (int)strcspn(m, "\n"), m);
@@ -465,17 +894,18 @@ static void writer_sock_cb(evutil_socket_t fd, short what, void *arg)
         }
         return;
     case W_DOWN:
+    case W_RESOLVING:
         return;
     }
 }
 
-hv_writer_t *hv_writer_new(struct event_base *base, const char *conninfo, int batch_max, int shard,
-                           const char *name, hv_metrics_t *metrics)
+hv_writer_t *hv_writer_new(struct event_base *base, const char *conninfo, int batch_max,
+                           int deadline_ms, const char *name, hv_metrics_t *metrics)
 {
     hv_writer_t *w = hv_xcalloc(1, sizeof(*w));
 
-    w->shard = shard;
-    snprintf(w->shard_param, sizeof(w->shard_param), "%d", shard);
+    w->deadline_ms = deadline_ms > 0 ? deadline_ms : 10000;
+    w->ewma_us = 10000; /* until measured */
     w->metrics = metrics;
     w->base = base;
     w->conninfo = hv_xstrdup(conninfo);
@@ -484,12 +914,17 @@ hv_writer_t *hv_writer_new(struct event_base *base, const char *conninfo, int ba
     w->sock_ev = event_new(base, -1, 0, writer_sock_cb, w);
     w->retry_ev = evtimer_new(base, retry_cb, w);
     w->timeout_ev = evtimer_new(base, timeout_cb, w);
-    if (!w->sock_ev || !w->retry_ev || !w->timeout_ev) {
+    w->identity_ev = event_new(base, -1, EV_PERSIST, identity_tick, w);
+    w->resolve_ev = evtimer_new(base, resolve_cb, w);
+    if (!w->sock_ev || !w->retry_ev || !w->timeout_ev || !w->identity_ev || !w->resolve_ev) {
         hv_log(HV_LOG_ERROR, "out of memory", NULL);
         abort();
     }
     for (int i = 0; i < HV_WRITER_NPARAMS; i++)
         hv_pgarray_init(&w->params[i], param_oids[i]);
+    struct timeval every = {HV_WRITER_IDENTITY_EVERY_MS / 1000,
+                            (HV_WRITER_IDENTITY_EVERY_MS % 1000) * 1000};
+    event_add(w->identity_ev, &every);
     writer_connect(w);
     return w;
 }
@@ -498,13 +933,21 @@ void hv_writer_free(hv_writer_t *w)
 {
     if (!w)
         return;
-    hv_write_item_t *flight = w->flight, *queued = w->queue_head;
-    w->flight = w->queue_head = w->queue_tail = NULL;
+    hv_write_item_t *flight = w->flight, *queued = w->queue.head, *bulk = w->bulk.head;
+    w->flight = NULL;
+    memset(&w->queue, 0, sizeof(w->queue));
+    memset(&w->bulk, 0, sizeof(w->bulk));
+    fail_isolated(w);
     fail_list(flight, HV_OUT_UNAVAILABLE);
     fail_list(queued, HV_OUT_UNAVAILABLE);
+    fail_list(bulk, HV_OUT_UNAVAILABLE);
+    free(w->isolate);
     event_free(w->sock_ev);
     event_free(w->retry_ev);
     event_free(w->timeout_ev);
+    event_free(w->identity_ev);
+    event_free(w->resolve_ev);
+    hv_resolve_release(w->resolving);
     if (w->conn)
         PQfinish(w->conn);
     for (int i = 0; i < HV_WRITER_NPARAMS; i++)
@@ -514,20 +957,24 @@ void hv_writer_free(hv_writer_t *w)
     free(w);
 }
 
-void hv_writer_submit(hv_writer_t *w, hv_write_item_t *it)
+void hv_writer_submit(hv_writer_t *w, hv_write_item_t *it, bool bulk)
 {
-    if (w->state == W_DOWN || w->state == W_CONNECTING || w->state == W_PREPARING) {
+    struct item_queue *q = bulk ? &w->bulk : &w->queue;
+
+    if (w->state == W_DOWN || w->state == W_RESOLVING || w->state == W_CONNECTING ||
+        w->state == W_PREPARING) {
         it->next = NULL;
         it->cb(it, HV_OUT_UNAVAILABLE);
         return;
     }
     it->next = NULL;
-    if (w->queue_tail)
-        w->queue_tail->next = it;
+    it->expires_ms = mono_ms() + w->deadline_ms;
+    if (q->tail)
+        q->tail->next = it;
     else
-        w->queue_head = it;
-    w->queue_tail = it;
-    w->queue_len++;
+        q->head = it;
+    q->tail = it;
+    q->len++;
     writer_kick(w);
 }
 
@@ -542,9 +989,14 @@ bool hv_writer_available_relaxed(const hv_writer_t *w)
     return st == W_IDLE || st == W_BUSY;
 }
 
+int hv_writer_queued(const hv_writer_t *w)
+{
+    return w->queue.len + w->bulk.len;
+}
+
 bool hv_writer_idle(const hv_writer_t *w)
 {
-    return !w->flight && !w->queue_head;
+    return !w->flight && !w->queue.head && !w->bulk.head && w->n_isolate == 0;
 }
 
 void hv_writer_get_stats(const hv_writer_t *w, hv_writer_stats_t *out)
@@ -555,4 +1007,27 @@ void hv_writer_get_stats(const hv_writer_t *w, hv_writer_stats_t *out)
     out->retries = __atomic_load_n(&w->stats.retries, __ATOMIC_RELAXED);
     out->failures = __atomic_load_n(&w->stats.failures, __ATOMIC_RELAXED);
     out->commit_us_total = __atomic_load_n(&w->stats.commit_us_total, __ATOMIC_RELAXED);
+}
+
+const char *hv_writer_identity(const hv_writer_t *w)
+{
+    return hv_writer_available(w) && w->identity[0] ? w->identity : NULL;
+}
+
+const char *hv_writer_epoch(const hv_writer_t *w)
+{
+    if (!hv_writer_available(w) || !w->epoch[0] ||
+        mono_ms() - w->identity_at_ms > HV_WRITER_IDENTITY_FRESH_MS)
+        return NULL;
+    return w->epoch;
+}
+
+int hv_writer_shard(const hv_writer_t *w)
+{
+    return w->shard;
+}
+
+int64_t hv_writer_latency_us(const hv_writer_t *w)
+{
+    return w->ewma_us;
 }

@@ -30,7 +30,7 @@ after(async () => {
     await redis?.stop();
 });
 before(async () => {
-    pg = await startPostgres();
+    pg = await startPostgres({ fsync: true });
     redis = await startRedis();
 });
 

@@ -204,8 +204,9 @@ export function restartDaemon(old, opts = {}) {
 
 // Private PostgreSQL + (optionally) Redis + a migrated database with the Cần Thơ wards, and a
 // hocvud on them. Returns {pg, redis, dbUrl, daemon}.
+// Every fault test runs PostgreSQL with fsync=on: fsync=off would hide what a commit costs.
 export async function startStack({ redis: withRedis = true, daemon: daemonOpts = {} } = {}) {
-    const pg = await startPostgres();
+    const pg = await startPostgres({ fsync: true });
     const redis = withRedis ? await startRedis() : null;
     const dbUrl = await newDatabase(pg);
     const daemon = await startDaemon({ dbUrl, redisUrl: redis?.url ?? 'redis://127.0.0.1:1/0', ...daemonOpts });
@@ -486,8 +487,11 @@ export class Sender {
                 return a;
             }
             if (a.status === 503 || a.status === 429) {
-                if (a.status === 503 && a.code !== 'unavailable') this.problems.push(`503 with code ${a.code}: ${a.text}`);
+                if (a.status === 503 && a.code !== 'unavailable' && a.code !== 'overloaded') this.problems.push(`503 with code ${a.code}: ${a.text}`);
                 if (!a.retryAfter) this.problems.push(`${a.status} without Retry-After: ${a.text}`);
+                // "unavailable" means not confirmed: a commit that timed out may have happened,
+                // so the retry may be answered "duplicate". "overloaded" was never stored.
+                if (a.status === 503 && a.code === 'unavailable') ambiguous = true;
             } else if (a.status) {
                 // Anything else is a wrong answer: the message is valid and signed.
                 this.problems.push(`${d.msg.kind} ${d.msg.id}: unexpected ${a.status} ${a.text}`);

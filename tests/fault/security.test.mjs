@@ -29,7 +29,7 @@ import { Model, expectCounts, req, report, startDaemon } from './lib.mjs';
 let pg;
 let redis;
 before(async () => {
-    pg = await startPostgres();
+    pg = await startPostgres({ fsync: true });
     redis = await startRedis();
 });
 after(async () => {

@@ -102,3 +102,47 @@ test('tampered messages are rejected with invalid_signature', async () => {
         assert.equal(ok.status, 200, ok.text);
     });
 });
+
+// CONTRACT §4: the Svix names are aliases of the three webhook- headers; webhook- wins.
+test('svix-id, svix-timestamp and svix-signature are accepted as aliases; webhook- headers win', async () => {
+    await withLogs(srv, async () => {
+        const payload = JSON.stringify(event());
+        const id = newMessageId();
+        const { signature, ts } = libraryHeaders(secrets[0], id, payload);
+        const svix = { 'svix-id': id, 'svix-timestamp': String(ts), 'svix-signature': signature };
+        const only = await postEvent(srv.url, {
+            body: payload,
+            headers: { 'webhook-id': null, 'webhook-timestamp': null, 'webhook-signature': null, ...svix },
+        });
+        assert.equal(only.status, 200, only.text);
+        assert.equal(only.json.status, 'accepted');
+        // The same message again under the webhook- names is the same idempotency key.
+        const again = await postEvent(srv.url, { id, ts, body: payload, signature });
+        assert.equal(again.json?.status, 'duplicate', again.text);
+
+        // Both forms present: the webhook- values are the ones checked.
+        const payload2 = JSON.stringify(event());
+        const id2 = newMessageId();
+        const good = libraryHeaders(secrets[1], id2, payload2);
+        const bothGood = await postEvent(srv.url, {
+            id: id2,
+            ts: good.ts,
+            body: payload2,
+            signature: good.signature,
+            headers: { 'svix-id': 'other', 'svix-timestamp': '1', 'svix-signature': 'v1,AAAA' },
+        });
+        assert.equal(bothGood.status, 200, bothGood.text);
+        const payload3 = JSON.stringify(event());
+        const id3 = newMessageId();
+        const h3 = libraryHeaders(secrets[1], id3, payload3);
+        const webhookWrong = await postEvent(srv.url, {
+            id: id3,
+            ts: h3.ts,
+            body: payload3,
+            signature: 'v1,AAAA',
+            headers: { 'svix-id': id3, 'svix-timestamp': String(h3.ts), 'svix-signature': h3.signature },
+        });
+        assert.equal(webhookWrong.status, 401, webhookWrong.text);
+        assert.equal(webhookWrong.json?.code, 'invalid_signature');
+    });
+});

@@ -139,6 +139,17 @@ describe('three instances behind HAProxy', () => {
 
         const rec = hocvuctl(dbUrl, 'reconcile');
         assert.equal(rec.status, 0, `reconcile found drift:\n${rec.stdout}${rec.stderr}`);
+
+        // Writers of different instances never share a counter shard, so they never deadlock:
+        // PostgreSQL counted no deadlock in this database (the killed instance's included), and
+        // no surviving writer retried a batch.
+        const deadlocks = Number(psql(dbUrl, 'SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()'));
+        assert.equal(deadlocks, 0, 'deadlocks detected by PostgreSQL');
+        for (const d of nodes.filter((x) => !x.exited())) {
+            const metrics = (await request(`${d.url}/metrics`)).text;
+            const retries = Number(metrics.match(/^hocvu_writer_retries_total (\d+)$/m)?.[1]);
+            assert.equal(retries, 0, `${d.url}: batches retried after a deadlock or serialization failure`);
+        }
         const be = (await lb.stat()).find((r) => r.pxname === 'hocvud' && r.svname === 'BACKEND');
         console.log(
             `# ${msgs.length} messages via HAProxy in ${seconds.toFixed(1)} s; instance killed after ${killedAt} acks; ` +

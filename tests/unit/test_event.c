@@ -240,7 +240,7 @@ static const event_case_t cases[] = {
 
     /* want_id (batch lines) */
     {"id ok", WITH_ID("\"evt-1\"", BASE), true, 0, NULL, NULL},
-    {"id unicode", WITH_ID("\"sự-kiện-1\"", BASE), true, 0, NULL, NULL},
+    {"id printable ascii", WITH_ID("\"!\\\"#{},~\"", BASE), true, 0, NULL, NULL},
     {"id 256 bytes", WITH_ID("\"" S256 "\"", BASE), true, 0, NULL, NULL},
     {"id ignored without want_id", WITH_ID("5", BASE), false, 0, NULL, NULL},
     {"id missing", ISSUED(BASE), true, 400, "invalid_event", "id"},
@@ -249,6 +249,10 @@ static const event_case_t cases[] = {
     {"id control character", WITH_ID("\"a\\nb\"", BASE), true, 400, "invalid_event", "id"},
     {"id del character", WITH_ID("\"a\\u007fb\"", BASE), true, 400, "invalid_event", "id"},
     {"id 257 bytes", WITH_ID("\"" S256 "x\"", BASE), true, 400, "invalid_event", "id"},
+    /* CONTRACT §5: a line id follows the webhook-id rule, 0x21-0x7E only */
+    {"id unicode", WITH_ID("\"sự-kiện-1\"", BASE), true, 400, "invalid_event", "id"},
+    {"id space", WITH_ID("\"a b\"", BASE), true, 400, "invalid_event", "id"},
+    {"id nbsp", WITH_ID("\"a\\u00a0b\"", BASE), true, 400, "invalid_event", "id"},
     {"invalid json with want_id", "{", true, 400, "invalid_json", NULL},
 };
 

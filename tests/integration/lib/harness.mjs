@@ -238,7 +238,10 @@ async function pgIsReady(bin, port) {
 
 // Starts a private throwaway PostgreSQL (trust auth, loopback only). Returns
 // {host, port, user, url(db), createDb(name), stop(), start(), kill9(), dataDir, logFile}.
-export async function startPostgres() {
+// A throwaway PostgreSQL. fsync: true keeps PostgreSQL's durable defaults (fsync=on,
+// full_page_writes=on), for the tests whose timing depends on what a commit costs (the fault
+// tests); the others trade crash safety of the OS for speed.
+export async function startPostgres({ fsync = false } = {}) {
     const bin = pgBinDir();
     const template = pgTemplate();
     const dir = tempDir('hocvu-pg-');
@@ -276,8 +279,8 @@ export async function startPostgres() {
                 '-c', 'listen_addresses=127.0.0.1',
                 '-c', `unix_socket_directories=${dir}`,
                 // Speed over crash safety of the OS: the tests kill servers, never the machine.
-                '-c', 'fsync=off',
-                '-c', 'full_page_writes=off',
+                '-c', `fsync=${fsync ? 'on' : 'off'}`,
+                '-c', `full_page_writes=${fsync ? 'on' : 'off'}`,
                 '-c', 'shared_buffers=32MB',
                 '-c', 'max_connections=100',
             ],
@@ -477,6 +480,9 @@ export async function startRedis() {
         child.kill('SIGKILL');
         await awaitExit(child);
     };
+    // A stalled server: the connection stays open, nothing is answered (SIGSTOP / SIGCONT).
+    r.pause = () => child?.kill('SIGSTOP');
+    r.resume = () => child?.kill('SIGCONT');
     await r.start();
     return r;
 }
