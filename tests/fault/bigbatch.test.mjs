@@ -3,7 +3,8 @@
 // latency measured from the intended send time) first alone, then while 16 MiB batches of
 // 10,000 lines arrive back to back. Batch lines are validated in steps and queued behind single
 // events in the writer, so a single event waits for at most one step and one transaction.
-// Reports both p99s; fails if the batches push the single events' p99 past half a second.
+// Reports both p99s; fails if the batches push the single events' p99 past half a second (or
+// past five times the p99 without them, for slow builds such as the sanitizer run).
 
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -89,6 +90,7 @@ test('16 MiB batches on the same loop: single events keep their latency', { time
     t.diagnostic(JSON.stringify(info));
     report('bigbatch', info);
     assert.ok(batches >= 1, 'at least one 16 MiB batch was committed during the measurement');
-    assert.ok(info.p99MsWithBatches < 500, `single events' p99 while 16 MiB batches arrive: ${JSON.stringify(info)}`);
+    const bound = Math.max(500, 5 * info.p99MsAlone);
+    assert.ok(info.p99MsWithBatches < bound, `single events' p99 while 16 MiB batches arrive (bound ${bound} ms): ${JSON.stringify(info)}`);
     assert.equal(await srv.stop(), 0);
 });
