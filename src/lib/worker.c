@@ -74,7 +74,8 @@ failed:
  * are still read and answered (with Connection: close) instead of being cut by the exit. */
 static void check_drained(hv_worker_t *w)
 {
-    if (!w->draining || w->inflight != 0 || (w->writer && !hv_writer_idle(w->writer)))
+    /* Past the deadline the exit is deadline_cb's, after its flush period. */
+    if (!w->draining || w->closing || w->inflight != 0 || (w->writer && !hv_writer_idle(w->writer)))
         return;
     int64_t quiet = hv_loop_ms(w->base) - w->last_request_ms;
     if (quiet >= HV_DRAIN_QUIET_MS) {

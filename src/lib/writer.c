@@ -624,14 +624,19 @@ static void writer_kick(hv_writer_t *w)
     drop_expired(w);
     if (!w->queue.head && !w->bulk.head)
         return;
-    /* A batch holds items of one kind (lookups, or events): single events first, then batch
-     * lines to fill it up to batch_max. */
+    /* A batch holds items of one kind (lookups, or events) from one queue: waiting single
+     * events go first and alone, so a single event waits for at most the transaction in
+     * flight, never for one filled up with batch lines. */
     w->flight = NULL;
     w->flight_len = 0;
-    w->flight_lookup = (w->queue.head ? w->queue.head : w->bulk.head)->lookup_only;
     tail = &w->flight;
-    take_flight(w, &w->queue, &tail);
-    take_flight(w, &w->bulk, &tail);
+    if (w->queue.head) {
+        w->flight_lookup = w->queue.head->lookup_only;
+        take_flight(w, &w->queue, &tail);
+    } else {
+        w->flight_lookup = w->bulk.head->lookup_only;
+        take_flight(w, &w->bulk, &tail);
+    }
     send_batch(w);
 }
 
