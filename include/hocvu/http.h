@@ -70,6 +70,10 @@ void hv_http_json(hv_req_t *r, int status, const char *body, size_t len);
 void hv_http_cached(hv_req_t *r, const char *content_type, const char *body, size_t len,
                     const char *etag);
 
+/* One If-None-Match field value against a strong quoted ETag (RFC 9110 13.1.2: "*" alone, or
+ * a list of weak or strong entity tags compared weakly): 1 match, 0 no match, -1 malformed. */
+int hv_etag_list_match(const char *field, const char *etag);
+
 /* Checks that end the request when they fail. */
 bool hv_http_is_get(hv_req_t *r);     /* GET or HEAD, else 405 */
 bool hv_http_authorized(hv_req_t *r); /* a read token, when any is configured (no reply) */

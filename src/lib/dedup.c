@@ -83,7 +83,7 @@ static void note_down(hv_dedup_t *d, const char *why)
 {
     if (!d->logged_down)
         hv_log(HV_LOG_WARN, "redis unavailable, using postgresql only",
-               "dedup=%s addr=%s:%d reason=\"%s\"", d->name, d->addr.host, d->addr.port, why);
+               "dedup=%s addr=%s:%d reason=%s", d->name, d->addr.host, d->addr.port, why);
     d->logged_down = true;
 }
 
@@ -102,7 +102,7 @@ static void stall(hv_dedup_t *d, const char *why)
     if (d->stalled)
         return;
     hv_log(HV_LOG_WARN, "redis not answering in time, using postgresql only",
-           "dedup=%s reason=\"%s\" budget_us=%lld", d->name, why, (long long)d->budget_us);
+           "dedup=%s reason=%s budget_us=%lld", d->name, why, (long long)d->budget_us);
     __atomic_store_n(&d->stalled, true, __ATOMIC_RELAXED);
     d->stalled_since_us = mono_us();
     d->probes_ok = 0;

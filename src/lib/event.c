@@ -113,7 +113,9 @@ bool hv_event_parse(const char *body, size_t len, int64_t now, bool want_id, cha
     if (want_id && id_out)
         id_out[0] = '\0';
 
-    root = json_loadb(body, len, JSON_DECODE_ANY, &jerr);
+    /* A repeated member name (at any depth) is refused: a signed body must not mean two things
+     * to two parsers (CONTRACT §4). */
+    root = json_loadb(body, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
         err->status = 400;
         err->code = "invalid_json";

@@ -1,7 +1,7 @@
 /*
  * health.c - what operators and orchestrators poll: GET /healthz (the process answers),
  * GET /readyz (PostgreSQL reachable, data loaded, not draining) and GET /metrics (every
- * worker's counters summed, with the gauges of the shared parts).
+ * worker's counters summed, with the gauges of the shared parts; behind the read tokens).
  */
 #include <stdio.h>
 
@@ -79,6 +79,11 @@ void hv_handle_metrics(hv_req_t *r)
 
     if (!hv_http_is_get(r))
         return;
+    /* The campaign totals are in here: the read-token rule applies (CONTRACT §7). */
+    if (!hv_http_authorized(r)) {
+        hv_http_problem(r, 401, "unauthorized", NULL, "a valid bearer token is required");
+        return;
+    }
     g.postgres_up = hv_snapstore_db_ok(srv->snap) ? 1 : 0;
     g.redis_up = 1;
     for (int i = 0; i < n; i++) {

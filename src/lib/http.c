@@ -99,9 +99,12 @@ static void access_log(hv_req_t *r, int status, const char *code)
         hv_metrics_event(&r->w->metrics, code);
     if (!hv_log_enabled(lvl))
         return;
-    hv_log(lvl, "request", "req=%s method=%s path=%s status=%d%s%s dur_us=%lld", r->reqid,
-           method_name(r->evreq), r->path, status, code ? " code=" : "", code ? code : "",
-           (long long)hv_since_us(&r->start));
+    if (code)
+        hv_log(lvl, "request", "req=%s method=%s path=%s status=%d code=%s dur_us=%lld", r->reqid,
+               method_name(r->evreq), r->path, status, code, (long long)hv_since_us(&r->start));
+    else
+        hv_log(lvl, "request", "req=%s method=%s path=%s status=%d dur_us=%lld", r->reqid,
+               method_name(r->evreq), r->path, status, (long long)hv_since_us(&r->start));
 }
 
 /* Marks the request ended; false (and a log line) when it already was. */
@@ -189,27 +192,71 @@ void hv_http_json(hv_req_t *r, int status, const char *body, size_t len)
     hv_http_end(r, status, "application/json", body, len, NULL);
 }
 
-/* Does If-None-Match list this ETag (or '*')? */
+/* One If-None-Match field value against our (strong, quoted) ETag, per RFC 9110 13.1.2: "*"
+ * alone matches; otherwise a comma-separated list of entity tags, weak or strong, compared
+ * weakly. A value that is not well formed matches nothing (the full body is sent). */
+int hv_etag_list_match(const char *field, const char *etag)
+{
+    const char *p = field;
+    size_t n = strlen(etag);
+    bool found = false, any = false;
+
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (*p == '*') {
+        const char *q = p + 1;
+        while (*q == ' ' || *q == '\t')
+            q++;
+        return *q == '\0' ? 1 : -1;
+    }
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        if (!*p)
+            break;
+        if (p[0] == 'W' && p[1] == '/')
+            p += 2;
+        if (*p != '"')
+            return -1;
+        const char *start = p++;
+        while (*p && *p != '"') {
+            unsigned char c = (unsigned char)*p;
+            if (c < 0x21 || c == 0x7F)
+                return -1;
+            p++;
+        }
+        if (*p != '"')
+            return -1;
+        p++;
+        any = true;
+        if ((size_t)(p - start) == n && memcmp(start, etag, n) == 0)
+            found = true;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p && *p != ',')
+            return -1;
+    }
+    return any ? (found ? 1 : 0) : -1;
+}
+
+/* Does any If-None-Match field of the request list this ETag? Every instance of the header is
+ * read (a recipient combines them into one list); a malformed one makes the request
+ * conditional on nothing. */
 static bool etag_matches(hv_req_t *r, const char *etag)
 {
-    const char *inm = hv_http_header(r, "If-None-Match");
-    size_t n = strlen(etag);
+    struct evkeyvalq *h = evhttp_request_get_input_headers(r->evreq);
+    bool found = false;
 
-    if (!inm)
-        return false;
-    for (const char *p = inm; *p;) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        if (*p == '*')
-            return true;
-        if (strncmp(p, "W/", 2) == 0)
-            p += 2;
-        if (strncmp(p, etag, n) == 0 && (p[n] == '\0' || p[n] == ',' || p[n] == ' '))
-            return true;
-        while (*p && *p != ',')
-            p++;
+    for (struct evkeyval *kv = h->tqh_first; kv; kv = kv->next.tqe_next) {
+        if (strcasecmp(kv->key, "If-None-Match") != 0)
+            continue;
+        int m = hv_etag_list_match(kv->value, etag);
+        if (m < 0)
+            return false;
+        if (m > 0)
+            found = true;
     }
-    return false;
+    return found;
 }
 
 void hv_http_cached(hv_req_t *r, const char *content_type, const char *body, size_t len,

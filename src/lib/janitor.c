@@ -47,7 +47,7 @@ static void compact(const char *database_url)
         hv_log(strcmp(PQgetvalue(res, 0, 0), "0") ? HV_LOG_INFO : HV_LOG_DEBUG,
                "counters compacted", "before=%s rows=%s", before, PQgetvalue(res, 0, 0));
     else if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        hv_log(HV_LOG_WARN, "counter compaction failed", "error=\"%.*s\"",
+        hv_log(HV_LOG_WARN, "counter compaction failed", "error=%.*s",
                (int)strcspn(PQresultErrorMessage(res), "\n"), PQresultErrorMessage(res));
     PQclear(res);
 done:

@@ -33,7 +33,7 @@ static void sep(hv_json_t *j)
 
 static void misuse(const char *what)
 {
-    hv_log(HV_LOG_ERROR, "json writer misused", "error=\"%s\"", what);
+    hv_log(HV_LOG_ERROR, "json writer misused", "error=%s", what);
     abort();
 }
 

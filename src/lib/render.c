@@ -161,14 +161,20 @@ void hv_render_timeseries(const hv_snapshot_t *s, const char *code, int32_t from
     hv_json_end(&j);
 }
 
-/* A CSV field: quoted when it holds a separator, quote or line break (RFC 4180). */
-static void csv_field(hv_buf_t *b, const char *v)
+/* A CSV text field from an import (a name, a type): quoted when it holds a separator, quote or
+ * line break (RFC 4180), and led by ' when it starts like a formula (=, +, -, @, tab, CR), so a
+ * spreadsheet shows it as text instead of evaluating it (CONTRACT §10). */
+static void csv_text(hv_buf_t *b, const char *v)
 {
-    if (strpbrk(v, ",\"\r\n") == NULL) {
+    bool formula = v[0] && strchr("=+-@\t\r", v[0]) != NULL;
+
+    if (!formula && strpbrk(v, ",\"\r\n") == NULL) {
         hv_buf_puts(b, v);
         return;
     }
     hv_buf_putc(b, '"');
+    if (formula)
+        hv_buf_putc(b, '\'');
     for (; *v; v++) {
         if (*v == '"')
             hv_buf_putc(b, '"');
@@ -189,9 +195,9 @@ void hv_render_wards_csv(const hv_snapshot_t *s, hv_buf_t *out)
     for (size_t i = 0; i < s->wards->n_wards; i++) {
         const hv_ward_stats_t *r = &s->stats[s->ranked[i]];
         hv_buf_printf(out, "%d,%s,", r->rank, r->ward->code);
-        csv_field(out, r->ward->name);
+        csv_text(out, r->ward->name);
         hv_buf_putc(out, ',');
-        csv_field(out, r->ward->type);
+        csv_text(out, r->ward->type);
         hv_buf_printf(out, ",%lld,%lld,", (long long)r->adults, (long long)r->total);
         if (r->target >= 0)
             hv_buf_printf(out, "%lld", (long long)r->target);

@@ -44,13 +44,12 @@ static void reload_cb(evutil_socket_t sig, short what, void *arg)
     char err[256], names[512];
 
     if (hv_config_load(next, srv->argc, srv->argv, err, sizeof(err)) != HV_CONFIG_OK) {
-        hv_log(HV_LOG_ERROR, "reload refused, keeping the running configuration", "error=\"%s\"",
-               err);
+        hv_log(HV_LOG_ERROR, "reload refused, keeping the running configuration", "error=%s", err);
         free(next);
         return;
     }
     if (hv_config_restart_needed(srv->cfg, next, names, sizeof(names)) > 0)
-        hv_log(HV_LOG_WARN, "reload: changed settings need a restart", "settings=\"%s\"", names);
+        hv_log(HV_LOG_WARN, "reload: changed settings need a restart", "settings=%s", names);
     hv_log_set_level((hv_log_level_t)next->log_level);
     pthread_mutex_lock(&srv->live_lock);
     hv_config_t *old = srv->live;
@@ -74,7 +73,7 @@ static void raise_fd_limit(void)
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
         if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-            hv_log(HV_LOG_WARN, "could not raise the open-files limit", "error=\"%s\"",
+            hv_log(HV_LOG_WARN, "could not raise the open-files limit", "error=%s",
                    strerror(errno));
     }
 }
@@ -130,7 +129,7 @@ int hv_server_run(const hv_config_t *cfg, int argc, char **argv)
     srv.snap = hv_snapstore_new(cfg);
     err[0] = '\0';
     if (cfg->tls_cert && !(srv.ssl = tls_context(cfg, err, sizeof(err)))) {
-        hv_log(HV_LOG_ERROR, "could not start", "error=\"%s\"", err);
+        hv_log(HV_LOG_ERROR, "could not start", "error=%s", err);
         fprintf(stderr, "hocvud: %s\n", err);
         srv.n_workers = 0;
         goto done;
@@ -139,7 +138,7 @@ int hv_server_run(const hv_config_t *cfg, int argc, char **argv)
     {
         int probe = hv_listen_socket(cfg, false, err, sizeof(err));
         if (probe < 0) {
-            hv_log(HV_LOG_ERROR, "could not start", "error=\"%s\"", err);
+            hv_log(HV_LOG_ERROR, "could not start", "error=%s", err);
             fprintf(stderr, "hocvud: %s\n", err);
             goto done;
         }
@@ -149,7 +148,7 @@ int hv_server_run(const hv_config_t *cfg, int argc, char **argv)
     srv.workers = hv_xcalloc((size_t)srv.n_workers, sizeof(*srv.workers));
     for (int i = 0; i < srv.n_workers; i++) {
         if (hv_worker_init(&srv, &srv.workers[i], i, err, sizeof(err)) < 0) {
-            hv_log(HV_LOG_ERROR, "could not start", "error=\"%s\"", err);
+            hv_log(HV_LOG_ERROR, "could not start", "error=%s", err);
             fprintf(stderr, "hocvud: %s\n", err);
             goto done;
         }

@@ -77,7 +77,7 @@ double hv_snapstore_age(hv_snapstore_t *st)
 static void log_down(hv_snapstore_t *st, const char *msg, const char *error)
 {
     if (!st->logged_down)
-        hv_log(HV_LOG_ERROR, msg, "error=\"%.*s\"", (int)strcspn(error, "\n"), error);
+        hv_log(HV_LOG_ERROR, msg, "error=%.*s", (int)strcspn(error, "\n"), error);
     st->logged_down = true;
 }
 

@@ -159,7 +159,7 @@ static void writer_down(hv_writer_t *w, const char *why)
     hv_write_item_t *flight = w->flight, *queued = w->queue.head, *bulk = w->bulk.head;
 
     if (!w->logged_down)
-        hv_log(HV_LOG_ERROR, "database unavailable", "writer=%s reason=\"%s\"", w->name, why);
+        hv_log(HV_LOG_ERROR, "database unavailable", "writer=%s reason=%s", w->name, why);
     w->logged_down = true;
     event_del(w->sock_ev);
     event_del(w->timeout_ev);
@@ -226,8 +226,7 @@ static void *cancel_main(void *arg)
     char err[256];
 
     if (!PQcancel(c, err, sizeof(err)))
-        hv_log(HV_LOG_WARN, "cancel request failed", "error=\"%.*s\"", (int)strcspn(err, "\n"),
-               err);
+        hv_log(HV_LOG_WARN, "cancel request failed", "error=%.*s", (int)strcspn(err, "\n"), err);
     PQfreeCancel(c);
     return NULL;
 }
@@ -767,7 +766,7 @@ static void batch_done(hv_writer_t *w)
         writer_kick(w);
         return;
     }
-    hv_log(HV_LOG_ERROR, "batch failed", "writer=%s sqlstate=%s events=%d error=\"%.*s\"", w->name,
+    hv_log(HV_LOG_ERROR, "batch failed", "writer=%s sqlstate=%s events=%d error=%.*s", w->name,
            code ? code : "?", w->flight_len, (int)strcspn(m, "\n"), m);
     PQclear(res);
     hv_write_item_t *flight = w->flight;
@@ -832,8 +831,8 @@ static void handle_results(hv_writer_t *w)
                 take_session(w, res);
             } else if (PQresultStatus(res) != PGRES_COMMAND_OK) {
                 const char *m = PQresultErrorMessage(res);
-                hv_log(HV_LOG_ERROR, "could not prepare statement", "writer=%s error=\"%.*s\"",
-                       w->name, (int)strcspn(m, "\n"), m);
+                hv_log(HV_LOG_ERROR, "could not prepare statement", "writer=%s error=%.*s", w->name,
+                       (int)strcspn(m, "\n"), m);
                 w->prepare_failed = true;
             }
             PQclear(res);

@@ -57,7 +57,7 @@ after(async () => {
 
 test('read APIs need one of the configured bearer tokens', async () => {
     await withLogs(srv, async () => {
-        for (const path of ['/v1/progress', '/v1/wards', '/v1/wards/31135', '/v1/reports/wards.csv']) {
+        for (const path of ['/v1/progress', '/v1/wards', '/v1/wards/31135', '/v1/reports/wards.csv', '/metrics']) {
             assert.equal((await request(`${srv.url}${path}`)).status, 401, `${path} without a token`);
             const wrong = await request(`${srv.url}${path}`, { headers: { authorization: 'Bearer nope' } });
             assert.equal(wrong.status, 401, `${path} with a wrong token`);

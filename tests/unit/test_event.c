@@ -254,6 +254,19 @@ static const event_case_t cases[] = {
     {"id space", WITH_ID("\"a b\"", BASE), true, 400, "invalid_event", "id"},
     {"id nbsp", WITH_ID("\"a\\u00a0b\"", BASE), true, 400, "invalid_event", "id"},
     {"invalid json with want_id", "{", true, 400, "invalid_json", NULL},
+    /* CONTRACT §4: a repeated member name, at any depth, is invalid_json */
+    {"duplicate top-level key",
+     "{\"type\":\"certificate.revoked\",\"type\":\"certificate.issued\",\"timestamp\":\"" TS
+     "\",\"data\":{" BASE "}}",
+     false, 400, "invalid_json", NULL},
+    {"duplicate data key", ISSUED(BASE ",\"ward_code\":\"31120\""), false, 400, "invalid_json",
+     NULL},
+    {"duplicate key deep inside an ignored member",
+     "{\"type\":\"certificate.issued\",\"extra\":{\"a\":1,\"a\":2},\"timestamp\":\"" TS
+     "\",\"data\":{" BASE "}}",
+     false, 400, "invalid_json", NULL},
+    {"duplicate id in a batch line", WITH_ID("\"a\",\"id\":\"b\"", BASE), true, 400, "invalid_json",
+     NULL},
 };
 
 static bool same_field(const char *a, const char *b)

@@ -4,6 +4,7 @@
  * ward no longer in the table (city only), ranking, daily series, JSON escaping of names and
  * CSV quoting. Every expected document is written out in full.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "check.h"
@@ -152,8 +153,40 @@ static void test_ties_and_empty(void)
     hv_snapshot_release(s);
 }
 
+/* Names from an import that start like a formula reach a spreadsheet as text. */
+static void test_csv_formulas(void)
+{
+    static const struct {
+        const char *name, *cell;
+    } cases[] = {
+        {"=cmd|' /C calc'!A0", "\"'=cmd|' /C calc'!A0\""},
+        {"+1", "\"'+1\""},
+        {"-2", "\"'-2\""},
+        {"@SUM(A1)", "\"'@SUM(A1)\""},
+        {"\tx", "\"'\tx\""},
+        {"=a,\"b\"", "\"'=a,\"\"b\"\"\""},
+        {"Phường 1", "Phường 1"},
+        {"a=b", "a=b"},
+    };
+    for (size_t i = 0; i < HV_ARRAY_LEN(cases); i++) {
+        hv_wardtab_t *t = hv_wardtab_new();
+        CHECK(hv_wardtab_add(t, "31001", cases[i].name, "-xa", -1, -1) == 0);
+        hv_wardtab_finish(t);
+        hv_snapshot_t *s = hv_snapshot_build(t, NULL, 0, 10, AS_OF, 0);
+        hv_buf_t b;
+        char want[128];
+        hv_buf_init(&b);
+        hv_render_wards_csv(s, &b);
+        snprintf(want, sizeof(want), "\r\n1,31001,%s,\"'-xa\",0,0,,false,,", cases[i].cell);
+        CHECK_MSG(strstr(b.data, want) != NULL, "%s: %s", cases[i].name, b.data);
+        hv_buf_free(&b);
+        hv_snapshot_release(s);
+    }
+}
+
 int main(void)
 {
+    test_csv_formulas();
     hv_snapshot_t *s = city();
     test_model(s);
     test_documents(s);
