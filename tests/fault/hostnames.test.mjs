@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { event, newDatabase, newMessageId, postEvent, request, sharedPostgres, sharedRedis, startHocvud, waitFor } from './lib/harness.mjs';
+import { event, newDatabase, newMessageId, postEvent, request, sharedPostgres, sharedRedis, startHocvud, waitFor } from '../integration/lib/harness.mjs';
 
 let srv;
 let bad;
