@@ -48,8 +48,6 @@ typedef enum hv_dedup_state {
 hv_dedup_state_t hv_dedup_state(const hv_dedup_t *d);
 
 bool hv_dedup_connected(const hv_dedup_t *d);
-/* Whether connected, safe to call from any thread (for metrics). */
-bool hv_dedup_connected_relaxed(const hv_dedup_t *d);
 
 typedef struct hv_dedup_stats {
     uint64_t hits, misses, unknown;

@@ -30,11 +30,6 @@ const char *hv_ingest_gate(hv_req_t *r, const char *media_type, size_t max_body,
 /* Takes a token from the client's bucket: true within the rate, else false with *retry_after
  * (the caller still lets redeliveries through). */
 bool hv_ingest_within_rate(hv_req_t *r, int *retry_after);
-/* Admission of n events into this worker's bounded queue (HOCVU_QUEUE_MAX): false after
- * ending the request with 503 overloaded + Retry-After, fast, when there is no room. Every
- * admitted event is released once, when its request ends. */
-bool hv_ingest_admit(hv_req_t *r, int n);
-void hv_ingest_release(hv_worker_t *w, int n);
 /* The snapshot whose ward table validates ingest, or NULL after ending the request with 503.
  * Release it with hv_snapshot_release(). */
 struct hv_snapshot *hv_ingest_snapshot(hv_req_t *r);

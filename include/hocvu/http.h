@@ -62,6 +62,9 @@ void hv_http_problem_doc(hv_req_t *r, const hv_problem_t *p, int retry_after);
 void hv_http_problem(hv_req_t *r, int status, const char *code, const char *field,
                      const char *detail);
 
+/* Adds Retry-After (seconds) to the reply. */
+void hv_http_retry_after(hv_req_t *r, int seconds);
+
 /* Ends the request with a JSON body. */
 void hv_http_json(hv_req_t *r, int status, const char *body, size_t len);
 

@@ -1,5 +1,6 @@
 /*
- * timeutil.h - RFC 3339 parsing and Vietnam-time calendar days (UTC+07:00, no DST).
+ * timeutil.h - RFC 3339 parsing, Vietnam-time calendar days (UTC+07:00, no DST), and the
+ * monotonic clock every timer and deadline of the service is measured on.
  */
 #ifndef HOCVU_TIMEUTIL_H
 #define HOCVU_TIMEUTIL_H
@@ -11,6 +12,9 @@
 #include "hocvu/util.h"
 
 #define HV_VN_OFFSET_SEC (7 * 3600)
+
+/* Microseconds of CLOCK_MONOTONIC: for durations and deadlines, never for dates. */
+int64_t hv_mono_us(void);
 
 /* Civil date. */
 typedef struct hv_date {

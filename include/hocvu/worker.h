@@ -104,4 +104,10 @@ void hv_worker_sync_live(hv_worker_t *w);
 void hv_worker_hold(hv_worker_t *w);
 void hv_worker_release(hv_worker_t *w);
 
+/* The bounded queue (HOCVU_QUEUE_MAX): admits n events of a request waiting on Redis or
+ * PostgreSQL, or refuses all of them (false: the caller answers 503 overloaded, at once). Every
+ * admitted event is unadmitted once, when its request ends. Loop thread only. */
+bool hv_worker_admit(hv_worker_t *w, int n);
+void hv_worker_unadmit(hv_worker_t *w, int n);
+
 #endif

@@ -78,9 +78,6 @@ void hv_writer_free(hv_writer_t *w);
  * to be down (HV_OUT_UNAVAILABLE). */
 void hv_writer_submit(hv_writer_t *w, hv_write_item_t *it, bool bulk);
 
-/* Items waiting to be sent (not the batch in flight). */
-int hv_writer_queued(const hv_writer_t *w);
-
 /* True when the connection is up and prepared. */
 bool hv_writer_available(const hv_writer_t *w);
 /* Same, safe to call from any thread (for metrics and readiness). */
@@ -89,11 +86,9 @@ bool hv_writer_available_relaxed(const hv_writer_t *w);
 bool hv_writer_idle(const hv_writer_t *w);
 void hv_writer_get_stats(const hv_writer_t *w, hv_writer_stats_t *out);
 
-/* The identity of the database this writer is connected to (hv_identity(): cluster, timeline,
- * database and ledger table), or NULL while it is not connected. Loop thread only; the string
- * is the writer's and changes on reconnect. */
+/* hv_identity() of the connection (cluster, timeline, database and ledger table) is read at
+ * connect and every second; at most HV_WRITER_IDENTITY_MAX bytes. */
 #define HV_WRITER_IDENTITY_MAX 160
-const char *hv_writer_identity(const hv_writer_t *w);
 /* The Redis key space bound to that identity (16 hex digits), or NULL when the fast path must
  * not answer: not connected, or the identity not confirmed within the last 2.5 s (it is
  * re-read every second, between batches). A restore, point-in-time recovery or failover
@@ -101,7 +96,5 @@ const char *hv_writer_identity(const hv_writer_t *w);
 const char *hv_writer_epoch(const hv_writer_t *w);
 /* A moving average of a batch's round trip (microseconds): what a commit costs now. */
 int64_t hv_writer_latency_us(const hv_writer_t *w);
-/* The counter shard of the current session (0 while not connected). */
-int hv_writer_shard(const hv_writer_t *w);
 
 #endif

@@ -131,7 +131,7 @@ static void batch_end(batch_req_t *b)
         hv_http_json(&b->req, 200, out.data, out.len);
         hv_buf_free(&out);
     }
-    hv_ingest_release(b->req.w, b->admitted);
+    hv_worker_unadmit(b->req.w, b->admitted);
     batch_free(b);
 }
 
@@ -186,13 +186,12 @@ static void batch_submit(batch_req_t *b)
         batch_end(b);
         return;
     }
-    if (w->admitted + b->n_items > w->queue_max) {
+    if (!hv_worker_admit(w, b->n_items)) {
         b->overloaded = true; /* nothing of it submitted */
         batch_end(b);
         return;
     }
     b->admitted = b->n_items;
-    w->admitted += b->n_items;
     b->n_pending = b->n_items;
     /* Items are independent; the writer groups them into transactions of batch_max. The last
      * callback frees b, so the loop bound is a local copy and b is not touched afterwards. */

@@ -14,10 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "hocvu/log.h"
 #include "hocvu/resolve.h"
+#include "hocvu/timeutil.h"
 
 #define HV_DEDUP_KEY_PREFIX "hv:id:"
 #define HV_DEDUP_TTL_SEC (90 * 24 * 3600) /* redeliveries come within days; PG stays the truth */
@@ -87,13 +87,6 @@ static void note_down(hv_dedup_t *d, const char *why)
     d->logged_down = true;
 }
 
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* Trips the breaker: from now on nothing waits for Redis. */
 static void stall(hv_dedup_t *d, const char *why)
 {
@@ -104,7 +97,7 @@ static void stall(hv_dedup_t *d, const char *why)
     hv_log(HV_LOG_WARN, "redis not answering in time, using postgresql only",
            "dedup=%s reason=%s budget_us=%lld", d->name, why, (long long)d->budget_us);
     __atomic_store_n(&d->stalled, true, __ATOMIC_RELAXED);
-    d->stalled_since_us = mono_us();
+    d->stalled_since_us = hv_mono_us();
     d->probes_ok = 0;
     evtimer_add(d->probe_ev, &tv);
 }
@@ -129,7 +122,7 @@ static void probe_reply_cb(redisAsyncContext *ac, void *r, void *privdata)
     d->probe_pending = false;
     if (!reply || ac != d->ac || reply->type == REDIS_REPLY_ERROR)
         return;
-    if (mono_us() - d->probe_sent_us <= d->budget_us) {
+    if (hv_mono_us() - d->probe_sent_us <= d->budget_us) {
         if (++d->probes_ok >= HV_DEDUP_RESUME_AFTER)
             unstall(d);
     } else {
@@ -146,19 +139,19 @@ static void probe_cb(evutil_socket_t fd, short what, void *arg)
 
     if (!d->stalled || d->closing)
         return;
-    if (d->ac && mono_us() - d->stalled_since_us > HV_DEDUP_STALL_RESET_US && d->probe_pending) {
+    if (d->ac && hv_mono_us() - d->stalled_since_us > HV_DEDUP_STALL_RESET_US && d->probe_pending) {
         redisAsyncContext *ac = d->ac;
         note_down(d, "stalled: reconnecting");
         d->ac = NULL;
         __atomic_store_n(&d->connected, false, __ATOMIC_RELAXED);
         d->probe_pending = false;
-        d->stalled_since_us = mono_us();
+        d->stalled_since_us = hv_mono_us();
         redisAsyncFree(ac); /* pending checks complete with NULL replies */
         schedule_retry(d);
     } else if (d->ac && d->connected && !d->probe_pending) {
         if (redisAsyncCommand(d->ac, probe_reply_cb, d, "PING") == REDIS_OK) {
             d->probe_pending = true;
-            d->probe_sent_us = mono_us();
+            d->probe_sent_us = hv_mono_us();
         }
     }
     evtimer_add(d->probe_ev, &tv);
@@ -488,9 +481,4 @@ void hv_dedup_get_stats(const hv_dedup_t *d, hv_dedup_stats_t *out)
     out->hits = __atomic_load_n(&d->stats.hits, __ATOMIC_RELAXED);
     out->misses = __atomic_load_n(&d->stats.misses, __ATOMIC_RELAXED);
     out->unknown = __atomic_load_n(&d->stats.unknown, __ATOMIC_RELAXED);
-}
-
-bool hv_dedup_connected_relaxed(const hv_dedup_t *d)
-{
-    return __atomic_load_n(&d->connected, __ATOMIC_RELAXED);
 }

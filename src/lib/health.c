@@ -3,8 +3,6 @@
  * GET /readyz (PostgreSQL reachable, data loaded, not draining) and GET /metrics (every
  * worker's counters summed, with the gauges of the shared parts; behind the read tokens).
  */
-#include <stdio.h>
-
 #include "hocvu/conntrack.h"
 #include "hocvu/dedup.h"
 #include "hocvu/handlers.h"
@@ -59,11 +57,8 @@ void hv_handle_readyz(hv_req_t *r)
                  : rs == HV_DEDUP_STALLED ? "stalled"
                                           : "down");
     hv_json_end(&j);
-    if (!ready) {
-        char retry[16];
-        snprintf(retry, sizeof(retry), "%d", HV_RETRY_AFTER_SEC);
-        hv_http_add_header(r, "Retry-After", retry);
-    }
+    if (!ready)
+        hv_http_retry_after(r, HV_RETRY_AFTER_SEC);
     hv_http_json(r, ready ? 200 : 503, b.data, b.len);
     hv_buf_free(&b);
 }
@@ -98,9 +93,10 @@ void hv_handle_metrics(hv_req_t *r)
         }
         if (!hv_writer_available_relaxed(w->writer))
             g.postgres_up = 0;
-        if (hv_dedup_state(w->dedup) != HV_DEDUP_UP)
+        hv_dedup_state_t rs = hv_dedup_state(w->dedup);
+        if (rs != HV_DEDUP_UP)
             g.redis_up = 0;
-        if (hv_dedup_state(w->dedup) == HV_DEDUP_STALLED)
+        if (rs == HV_DEDUP_STALLED)
             g.redis_stalled = 1;
         hv_dedup_get_stats(w->dedup, &ds);
         hv_writer_get_stats(w->writer, &ws);

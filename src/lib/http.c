@@ -164,19 +164,23 @@ void hv_http_end_streaming(hv_req_t *r)
 void hv_http_problem_doc(hv_req_t *r, const hv_problem_t *p, int retry_after)
 {
     hv_buf_t b;
-    char retry[16];
 
-    if (p->status == 503 || p->status == 429) {
-        snprintf(retry, sizeof(retry), "%d",
-                 p->status == 429 && retry_after > 0 ? retry_after : HV_RETRY_AFTER_SEC);
-        hv_http_add_header(r, "Retry-After", retry);
-    }
+    if (p->status == 503 || p->status == 429)
+        hv_http_retry_after(r,
+                            p->status == 429 && retry_after > 0 ? retry_after : HV_RETRY_AFTER_SEC);
     if (p->status == 401 && strcmp(p->code, "unauthorized") == 0)
         hv_http_add_header(r, "WWW-Authenticate", "Bearer realm=\"hocvu\"");
     hv_buf_init(&b);
     hv_problem_render(p, &b);
     hv_http_end(r, p->status, "application/problem+json", b.data, b.len, p->code);
     hv_buf_free(&b);
+}
+
+void hv_http_retry_after(hv_req_t *r, int seconds)
+{
+    char v[16];
+    snprintf(v, sizeof(v), "%d", seconds);
+    hv_http_add_header(r, "Retry-After", v);
 }
 
 void hv_http_problem(hv_req_t *r, int status, const char *code, const char *field,

@@ -74,7 +74,7 @@ static void pending_end(pending_t *p, hv_outcome_t outcome)
         hv_http_problem_doc(r, &prob, p->retry_after);
         break;
     }
-    hv_ingest_release(r->w, 1);
+    hv_worker_unadmit(r->w, 1);
     free(p);
 }
 
@@ -146,25 +146,6 @@ static bool verify_signature(hv_req_t *r, const char *body, size_t len, int64_t 
         return false;
     }
     return false;
-}
-
-bool hv_ingest_admit(hv_req_t *r, int n)
-{
-    hv_worker_t *w = r->w;
-
-    if (w->admitted + n > w->queue_max) {
-        hv_http_problem(r, 503, "overloaded", NULL,
-                        "the service is saturated; nothing of this request was stored, retry "
-                        "later");
-        return false;
-    }
-    w->admitted += n;
-    return true;
-}
-
-void hv_ingest_release(hv_worker_t *w, int n)
-{
-    w->admitted -= n;
 }
 
 bool hv_ingest_within_rate(hv_req_t *r, int *retry_after)
@@ -270,8 +251,11 @@ void hv_handle_event(hv_req_t *r)
         return;
     }
     hv_snapshot_release(snap);
-    if (!hv_ingest_admit(r, 1)) {
+    if (!hv_worker_admit(w, 1)) {
         free(p);
+        hv_http_problem(r, 503, "overloaded", NULL,
+                        "the service is saturated; nothing of this request was stored, retry "
+                        "later");
         return;
     }
     hv_req_move(r, &p->req);

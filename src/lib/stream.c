@@ -7,11 +7,11 @@
 #include <event2/http.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "hocvu/handlers.h"
 #include "hocvu/snapshot.h"
 #include "hocvu/snapstore.h"
+#include "hocvu/timeutil.h"
 
 #define HV_STREAM_KEEPALIVE_MS 15000
 
@@ -27,13 +27,6 @@ struct hv_stream_client {
 };
 
 typedef hv_stream_client_t stream_client_t;
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void stream_unlink(stream_client_t *c)
 {
@@ -67,7 +60,7 @@ static void stream_send(stream_client_t *c, const char *text, size_t len)
     evbuffer_add(buf, text, len);
     evhttp_send_reply_chunk(c->req, buf);
     evbuffer_free(buf);
-    c->last_sent_ms = mono_ms();
+    c->last_sent_ms = hv_mono_us() / 1000;
 }
 
 /* Sends the progress document if it changed since the last one this client saw. */
@@ -104,7 +97,7 @@ void hv_stream_end_all(hv_worker_t *w)
 void hv_stream_tick(hv_worker_t *w)
 {
     hv_snapshot_t *snap;
-    int64_t now = mono_ms();
+    int64_t now = hv_mono_us() / 1000;
 
     if (!w->streams)
         return;

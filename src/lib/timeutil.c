@@ -1,10 +1,12 @@
 /*
  * timeutil.c - strict RFC 3339 date-time and YYYY-MM-DD parsing, proleptic Gregorian day
- * arithmetic (Howard Hinnant's days-from-civil), and Vietnam-time (UTC+07:00) calendar days.
+ * arithmetic (Howard Hinnant's days-from-civil), Vietnam-time (UTC+07:00) calendar days, and
+ * the monotonic clock.
  */
 #include "hocvu/timeutil.h"
 
 #include <stdio.h>
+#include <time.h>
 
 #define SEC_PER_DAY INT64_C(86400)
 
@@ -170,4 +172,11 @@ void hv_time_format_utc(int64_t unix_sec, char out[32])
 void hv_date_format(hv_date_t d, char out[16])
 {
     snprintf(out, 16, "%04d-%02d-%02d", d.year, d.month, d.day);
+}
+
+int64_t hv_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }

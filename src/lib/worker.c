@@ -102,6 +102,19 @@ void hv_worker_release(hv_worker_t *w)
     check_drained(w);
 }
 
+bool hv_worker_admit(hv_worker_t *w, int n)
+{
+    if (w->admitted + n > w->queue_max)
+        return false;
+    w->admitted += n;
+    return true;
+}
+
+void hv_worker_unadmit(hv_worker_t *w, int n)
+{
+    w->admitted -= n;
+}
+
 void hv_worker_sync_live(hv_worker_t *w)
 {
     hv_server_t *srv = w->srv;

@@ -21,6 +21,7 @@
 #include "hocvu/metrics.h"
 #include "hocvu/pgarray.h"
 #include "hocvu/resolve.h"
+#include "hocvu/timeutil.h"
 
 #define HV_WRITER_RETRY_MS 500           /* reconnect interval */
 #define HV_WRITER_CANCEL_GRACE_MS 5000   /* after a cancel, how long the answer may take */
@@ -51,6 +52,7 @@ typedef enum writer_state {
 struct hv_writer {
     struct event_base *base; /* borrowed */
     char *conninfo;          /* owned */
+    PQconninfoOption *opts;  /* owned: conninfo parsed once; NULL if libpq cannot parse it */
     char *name;              /* owned */
     int batch_max;
     writer_state_t state;
@@ -90,7 +92,7 @@ struct hv_writer {
     char epoch[17];            /* hex digest of `identity`: the Redis key space; "" = none */
     struct event *identity_ev; /* periodic identity check */
     int flight_retries;
-    struct timespec flight_start;
+    int64_t flight_start_us; /* monotonic */
 
     hv_pgarray_t params[HV_WRITER_NPARAMS]; /* the batch's columns, binary */
     char shard_param[8];
@@ -109,16 +111,7 @@ static void drop_expired(hv_writer_t *w);
 
 static int64_t mono_ms(void)
 {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
-static int64_t elapsed_us(const struct timespec *start)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (int64_t)(now.tv_sec - start->tv_sec) * 1000000 + (now.tv_nsec - start->tv_nsec) / 1000;
+    return hv_mono_us() / 1000;
 }
 
 /* Calls back every item of a detached list with one outcome. The list must no longer be
@@ -266,6 +259,15 @@ static void timeout_cb(evutil_socket_t fd, short what, void *arg)
     event_add(w->timeout_ev, &tv);
 }
 
+/* A setting of the parsed conninfo, or NULL when unset. */
+static const char *opt_value(const PQconninfoOption *opts, const char *keyword)
+{
+    for (const PQconninfoOption *o = opts; o && o->keyword; o++)
+        if (strcmp(o->keyword, keyword) == 0)
+            return o->val;
+    return NULL;
+}
+
 /* The n-th comma-separated entry of list into out (the last one when the list is shorter:
  * libpq's rule for a single port given for several hosts). */
 static void list_entry(const char *list, int n, char *out, size_t outlen)
@@ -319,22 +321,16 @@ static void connect_with(hv_writer_t *w, const char *resolved)
     if (!resolved) {
         w->conn = PQconnectStart(w->conninfo);
     } else {
-        PQconninfoOption *opts = PQconninfoParse(w->conninfo, NULL);
-        const char *kw[64], *val[64], *host = "", *port = "";
+        const char *kw[64], *val[64], *host = opt_value(w->opts, "host"),
+                                      *port = opt_value(w->opts, "port");
         hv_buf_t hosts, ports, addrs;
         int n = 0;
 
         hv_buf_init(&hosts);
         hv_buf_init(&ports);
         hv_buf_init(&addrs);
-        for (PQconninfoOption *o = opts; o && o->keyword; o++) {
-            if (o->val && strcmp(o->keyword, "host") == 0)
-                host = o->val;
-            else if (o->val && strcmp(o->keyword, "port") == 0)
-                port = o->val;
-        }
-        expand_hosts(host, port, resolved, &hosts, &ports, &addrs);
-        for (PQconninfoOption *o = opts; o && o->keyword && n < 60; o++) {
+        expand_hosts(host ? host : "", port ? port : "", resolved, &hosts, &ports, &addrs);
+        for (PQconninfoOption *o = w->opts; o && o->keyword && n < 60; o++) {
             if (o->val && strcmp(o->keyword, "hostaddr") != 0 && strcmp(o->keyword, "host") != 0 &&
                 strcmp(o->keyword, "port") != 0) {
                 kw[n] = o->keyword;
@@ -345,14 +341,13 @@ static void connect_with(hv_writer_t *w, const char *resolved)
         val[n++] = hosts.data ? hosts.data : "";
         kw[n] = "hostaddr";
         val[n++] = addrs.data ? addrs.data : "";
-        if (port[0]) {
+        if (port && port[0]) {
             kw[n] = "port";
             val[n++] = ports.data;
         }
         kw[n] = NULL;
         val[n] = NULL;
         w->conn = PQconnectStartParams(kw, val, 0);
-        PQconninfoFree(opts);
         hv_buf_free(&hosts);
         hv_buf_free(&ports);
         hv_buf_free(&addrs);
@@ -397,19 +392,11 @@ static void resolve_cb(evutil_socket_t fd, short what, void *arg)
 /* Connects; a host given by name is first resolved on a thread, never on the loop. */
 static void writer_connect(hv_writer_t *w)
 {
-    PQconninfoOption *opts = PQconninfoParse(w->conninfo, NULL);
-    const char *host = NULL, *hostaddr = NULL;
+    const char *host = opt_value(w->opts, "host"), *hostaddr = opt_value(w->opts, "hostaddr");
     struct timeval tv = {0, HV_WRITER_RESOLVE_POLL_MS * 1000};
 
-    for (PQconninfoOption *o = opts; o && o->keyword; o++) {
-        if (strcmp(o->keyword, "host") == 0)
-            host = o->val;
-        else if (strcmp(o->keyword, "hostaddr") == 0)
-            hostaddr = o->val;
-    }
-    if (opts && (!hostaddr || !hostaddr[0]) && hv_resolve_needed(host)) {
+    if (w->opts && (!hostaddr || !hostaddr[0]) && hv_resolve_needed(host)) {
         w->resolving = hv_resolve_start(host);
-        PQconninfoFree(opts);
         if (!w->resolving) {
             writer_down(w, "could not start resolving the database host");
             return;
@@ -419,7 +406,6 @@ static void writer_connect(hv_writer_t *w)
         evtimer_add(w->resolve_ev, &tv);
         return;
     }
-    PQconninfoFree(opts);
     connect_with(w, NULL);
 }
 
@@ -490,7 +476,7 @@ static void send_batch(hv_writer_t *w)
     lengths[HV_WRITER_NPARAMS] = 0;
     formats[HV_WRITER_NPARAMS] = 0;
 
-    clock_gettime(CLOCK_MONOTONIC, &w->flight_start);
+    w->flight_start_us = hv_mono_us();
     if (!PQsendQueryPrepared(w->conn, stmt, nparams, values, lengths, formats, 0)) {
         char err[256];
         writer_down(w, pq_error_line(w->conn, err, sizeof(err)));
@@ -669,7 +655,7 @@ static void finish_batch(hv_writer_t *w, PGresult *res)
     }
     __atomic_fetch_add(&w->stats.batches, 1, __ATOMIC_RELAXED);
     __atomic_fetch_add(&w->stats.events, (uint64_t)len, __ATOMIC_RELAXED);
-    int64_t us = elapsed_us(&w->flight_start);
+    int64_t us = hv_mono_us() - w->flight_start_us;
     __atomic_fetch_add(&w->stats.commit_us_total, (uint64_t)us, __ATOMIC_RELAXED);
     w->ewma_us += (us - w->ewma_us) / 8;
     if (w->metrics && !w->flight_lookup)
@@ -913,6 +899,7 @@ hv_writer_t *hv_writer_new(struct event_base *base, const char *conninfo, int ba
     w->metrics = metrics;
     w->base = base;
     w->conninfo = hv_xstrdup(conninfo);
+    w->opts = PQconninfoParse(conninfo, NULL);
     w->name = hv_xstrdup(name);
     w->batch_max = batch_max;
     w->sock_ev = event_new(base, -1, 0, writer_sock_cb, w);
@@ -956,6 +943,7 @@ void hv_writer_free(hv_writer_t *w)
         PQfinish(w->conn);
     for (int i = 0; i < HV_WRITER_NPARAMS; i++)
         hv_pgarray_free(&w->params[i]);
+    PQconninfoFree(w->opts);
     free(w->conninfo);
     free(w->name);
     free(w);
@@ -993,11 +981,6 @@ bool hv_writer_available_relaxed(const hv_writer_t *w)
     return st == W_IDLE || st == W_BUSY;
 }
 
-int hv_writer_queued(const hv_writer_t *w)
-{
-    return w->queue.len + w->bulk.len;
-}
-
 bool hv_writer_idle(const hv_writer_t *w)
 {
     return !w->flight && !w->queue.head && !w->bulk.head && w->n_isolate == 0;
@@ -1013,22 +996,12 @@ void hv_writer_get_stats(const hv_writer_t *w, hv_writer_stats_t *out)
     out->commit_us_total = __atomic_load_n(&w->stats.commit_us_total, __ATOMIC_RELAXED);
 }
 
-const char *hv_writer_identity(const hv_writer_t *w)
-{
-    return hv_writer_available(w) && w->identity[0] ? w->identity : NULL;
-}
-
 const char *hv_writer_epoch(const hv_writer_t *w)
 {
     if (!hv_writer_available(w) || !w->epoch[0] ||
         mono_ms() - w->identity_at_ms > HV_WRITER_IDENTITY_FRESH_MS)
         return NULL;
     return w->epoch;
-}
-
-int hv_writer_shard(const hv_writer_t *w)
-{
-    return w->shard;
 }
 
 int64_t hv_writer_latency_us(const hv_writer_t *w)
