@@ -9,23 +9,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { startReplica } from '../integration/lib/cluster.mjs';
-import { event, newDatabase, newMessageId, parallel, postEvent, psql, sleep, startPostgres, startRedis, waitFor } from '../integration/lib/harness.mjs';
-import { Model, expectCounts, report, startDaemon } from './lib.mjs';
+import { event, newDatabase, newMessageId, psql, startPostgres, startRedis, waitFor } from '../integration/lib/harness.mjs';
+import { Model, deliverUntilAcked, expectCounts, report, startDaemon } from './lib.mjs';
 
-async function deliverUntilAcked(url, secret, msgs) {
-    const answers = new Map();
-    for (let round = 0; round < 100 && answers.size < msgs.length; round++) {
-        const todo = msgs.filter((m) => !answers.has(m.id));
-        const res = await parallel(todo.map((m) => () => postEvent(url, { id: m.id, body: m.ev, secret, timeout: 20000 })), 16);
-        res.forEach((r, i) => {
-            if (r.status === 200) answers.set(todo[i].id, r.json.status);
-            else assert.equal(r.status, 503, `${todo[i].id}: ${r.status} ${r.text}`);
-        });
-        if (answers.size < msgs.length) await sleep(300);
-    }
-    assert.equal(answers.size, msgs.length, 'every delivery acknowledged');
-    return msgs.map((m) => answers.get(m.id));
-}
+const RETRY = { rounds: 100, timeout: 20000 };
 
 test('failover to a standby that lacks recent commits: their redeliveries are stored again', { timeout: 180000 }, async () => {
     const pg = await startPostgres({ fsync: true });
@@ -37,14 +24,14 @@ test('failover to a standby that lacks recent commits: their redeliveries are st
     const srv = await startDaemon({ dbUrl: url, redisUrl: redis.url });
 
     const early = Array.from({ length: 50 }, () => ({ id: newMessageId(), ev: event() }));
-    (await deliverUntilAcked(srv.url, srv.secret, early)).forEach((a) => assert.equal(a, 'accepted'));
+    (await deliverUntilAcked(srv.url, srv.secret, early, RETRY)).forEach((a) => assert.equal(a, 'accepted'));
     await waitFor(() => Number(psql(standby.url(db), 'SELECT count(*) FROM event_ledger')) === early.length, { timeout: 15000, what: 'the standby has the early events' });
     const tliBefore = psql(dbUrl, 'SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)');
 
     await standby.stop(); // it stops following
     const late = Array.from({ length: 300 }, () => ({ id: newMessageId(), ev: event() }));
-    (await deliverUntilAcked(srv.url, srv.secret, late)).forEach((a) => assert.equal(a, 'accepted'));
-    (await deliverUntilAcked(srv.url, srv.secret, late.slice(0, 20))).forEach((a) => assert.equal(a, 'duplicate'));
+    (await deliverUntilAcked(srv.url, srv.secret, late, RETRY)).forEach((a) => assert.equal(a, 'accepted'));
+    (await deliverUntilAcked(srv.url, srv.secret, late.slice(0, 20), RETRY)).forEach((a) => assert.equal(a, 'duplicate'));
 
     await pg.kill9(); // the primary is lost with its last 300 commits
     await standby.start();
@@ -53,10 +40,10 @@ test('failover to a standby that lacks recent commits: their redeliveries are st
     assert.notEqual(tliAfter, tliBefore, 'the promotion started a new timeline');
     assert.equal(Number(psql(standby.url(db), 'SELECT count(*) FROM event_ledger')), early.length, 'the new primary lacks the late events');
 
-    const answers = await deliverUntilAcked(srv.url, srv.secret, late);
+    const answers = await deliverUntilAcked(srv.url, srv.secret, late, RETRY);
     const counts = answers.reduce((o, a) => ({ ...o, [a]: (o[a] || 0) + 1 }), {});
     assert.deepEqual(counts, { accepted: late.length }, 'every redelivery of an event the failover lost is stored');
-    (await deliverUntilAcked(srv.url, srv.secret, early)).forEach((a) => assert.equal(a, 'duplicate'));
+    (await deliverUntilAcked(srv.url, srv.secret, early, RETRY)).forEach((a) => assert.equal(a, 'duplicate'));
     const model = new Model();
     for (const m of [...early, ...late]) model.apply(m.id, m.ev);
     await expectCounts(srv.url, model.counts(), { timeout: 10000 });

@@ -10,7 +10,7 @@ import crypto from 'node:crypto';
 import net from 'node:net';
 import { test } from 'node:test';
 
-import { event, newMessageId, nowSeconds, postEvent, psql, sign } from '../integration/lib/harness.mjs';
+import { event, newMessageId, nowSeconds, parallel, postEvent, psql, sign } from '../integration/lib/harness.mjs';
 import { Model, expectCounts, report, startStack } from './lib.mjs';
 
 const GOOD = 400;
@@ -51,21 +51,6 @@ function rawPost(url, idBytes, ts, signature, body) {
     });
 }
 
-// Runs fn over items with at most n in flight; resolves with the results in order.
-async function pool(items, n, fn) {
-    const out = new Array(items.length);
-    let next = 0;
-    await Promise.all(
-        Array.from({ length: n }, async () => {
-            while (next < items.length) {
-                const i = next++;
-                out[i] = await fn(items[i], i);
-            }
-        }),
-    );
-    return out;
-}
-
 // Signs with the id's raw bytes as sent on the wire (latin1), for ids that are not ASCII.
 function signBytes(secret, idBytes, ts, body) {
     const key = Buffer.from(secret.slice(6), 'base64');
@@ -82,7 +67,7 @@ test('one event the database refuses is its own 400; its neighbours commit on th
     const msgs = Array.from({ length: GOOD }, () => ({ id: newMessageId(), ev: event() }));
     for (const k of [37, 200, 201]) msgs.splice(k, 0, { id: `poison-${newMessageId()}`, ev: event(), poison: true });
     const t0 = Date.now();
-    const answers = await pool(msgs, CONCURRENCY, (m) => postEvent(srv.url, { id: m.id, body: m.ev, secret: srv.secret, timeout: 30000 }));
+    const answers = await parallel(msgs.map((m) => () => postEvent(srv.url, { id: m.id, body: m.ev, secret: srv.secret, timeout: 30000 })), CONCURRENCY);
     const elapsed = Date.now() - t0;
     const wrong = [];
     msgs.forEach((m, i) => {

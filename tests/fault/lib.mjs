@@ -29,6 +29,8 @@ import {
     newDatabase,
     newMessageId,
     nowSeconds,
+    parallel,
+    postEvent,
     psql,
     seededRandom,
     sign,
@@ -642,4 +644,34 @@ export async function verifyExact({ sender, url, dbUrl }) {
 // Prints one line for the report (the test's own stdout; ctest shows it with -V).
 export function report(name, obj) {
     process.stdout.write(`# ${name}: ${JSON.stringify(obj)}\n`);
+}
+
+// Delivers single events (16 at a time) until each is acknowledged - a 503 while hocvud
+// reconnects is retried every 300 ms, for at most `rounds` rounds; any other non-200 fails -
+// and returns the answers ('accepted', 'duplicate', ...) in the order of msgs.
+export async function deliverUntilAcked(url, secret, msgs, { rounds = 100, timeout = 30000 } = {}) {
+    const answers = new Map();
+    for (let round = 0; round < rounds && answers.size < msgs.length; round++) {
+        const todo = msgs.filter((m) => !answers.has(m.id));
+        const res = await parallel(todo.map((m) => () => postEvent(url, { id: m.id, body: m.ev, secret, timeout })), 16);
+        res.forEach((r, i) => {
+            if (r.status === 200) answers.set(todo[i].id, r.json.status);
+            else assert.equal(r.status, 503, `${todo[i].id}: ${r.status} ${r.text}`);
+        });
+        if (answers.size < msgs.length) await sleep(300);
+    }
+    assert.equal(answers.size, msgs.length, 'every delivery acknowledged');
+    return msgs.map((m) => answers.get(m.id));
+}
+
+// For scenarios where only a fast-path part fails: collects every answer other than 200 from a
+// Sender (pass onAnswer), to assert none was seen.
+export function nonOkAnswers() {
+    const wrong = [];
+    return {
+        wrong,
+        onAnswer: (d, a) => {
+            if (a.status !== 200) wrong.push(`${d.msg.kind}${d.redelivery ? ' redelivery' : ''}: ${a.status || a.err} ${a.text ?? ''}`);
+        },
+    };
 }

@@ -7,21 +7,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { sleep } from '../integration/lib/harness.mjs';
-import { Sender, report, req, startStack, verifyExact } from './lib.mjs';
+import { Sender, nonOkAnswers, report, req, startStack, verifyExact } from './lib.mjs';
 
 const CONCURRENCY = 16;
 
 test('Redis killed and restarted under load: no answer changes, counts exact', { timeout: 90000 }, async (t) => {
     const { redis, dbUrl, daemon: srv } = await startStack();
-    const wrong = [];
-    const sender = new Sender({
-        target: () => srv.url,
-        secret: srv.secret,
-        concurrency: CONCURRENCY,
-        onAnswer: (d, a) => {
-            if (a.status !== 200) wrong.push(`${d.msg.kind}${d.redelivery ? ' redelivery' : ''}: ${a.status || a.err} ${a.text ?? ''}`);
-        },
-    }).start();
+    const { wrong, onAnswer } = nonOkAnswers();
+    const sender = new Sender({ target: () => srv.url, secret: srv.secret, concurrency: CONCURRENCY, onAnswer }).start();
 
     await sleep(2500);
     const tKill = Date.now();

@@ -12,7 +12,7 @@ import net from 'node:net';
 import { test } from 'node:test';
 
 import { newDatabase, sleep, startPostgres, startRedis } from '../integration/lib/harness.mjs';
-import { Sender, report, req, startDaemon, startStack, verifyExact } from './lib.mjs';
+import { Sender, nonOkAnswers, report, req, startDaemon, startStack, verifyExact } from './lib.mjs';
 
 const CONCURRENCY = 32;
 const PHASE_MS = 5000;
@@ -24,15 +24,8 @@ function gauge(text, name) {
 
 test('Redis stalled under load: breaker trips, at least half the throughput, no answer changes', { timeout: 120000 }, async (t) => {
     const { redis, dbUrl, daemon: srv } = await startStack();
-    const wrong = [];
-    const sender = new Sender({
-        target: () => srv.url,
-        secret: srv.secret,
-        concurrency: CONCURRENCY,
-        onAnswer: (d, a) => {
-            if (a.status !== 200) wrong.push(`${d.msg.kind}${d.redelivery ? ' redelivery' : ''}: ${a.status || a.err} ${a.text ?? ''}`);
-        },
-    }).start();
+    const { wrong, onAnswer } = nonOkAnswers();
+    const sender = new Sender({ target: () => srv.url, secret: srv.secret, concurrency: CONCURRENCY, onAnswer }).start();
 
     await sleep(1500); // warm up
     const tHealthy = Date.now();
@@ -118,15 +111,8 @@ test('a slow Redis (every reply 30 ms late): at least half the throughput, no an
     const dbUrl = await newDatabase(pg);
     const proxy = await slowProxy(redis.port);
     const srv = await startDaemon({ dbUrl, redisUrl: `redis://127.0.0.1:${proxy.port}/0` });
-    const wrong = [];
-    const sender = new Sender({
-        target: () => srv.url,
-        secret: srv.secret,
-        concurrency: CONCURRENCY,
-        onAnswer: (d, a) => {
-            if (a.status !== 200) wrong.push(`${d.msg.kind}: ${a.status || a.err} ${a.text ?? ''}`);
-        },
-    }).start();
+    const { wrong, onAnswer } = nonOkAnswers();
+    const sender = new Sender({ target: () => srv.url, secret: srv.secret, concurrency: CONCURRENCY, onAnswer }).start();
     await sleep(1500);
     const tFast = Date.now();
     await sleep(PHASE_MS);

@@ -10,34 +10,15 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { test } from 'node:test';
 
-import { event, newMessageId, parallel, pgTool, postEvent, psql, sleep, tempDir, waitFor } from '../integration/lib/harness.mjs';
-import { Model, expectCounts, report, restartDaemon, startStack } from './lib.mjs';
+import { event, newMessageId, pgTool, postEvent, psql, sleep, tempDir, waitFor } from '../integration/lib/harness.mjs';
+import { Model, deliverUntilAcked, expectCounts, report, restartDaemon, startStack } from './lib.mjs';
+
+const RETRY = { rounds: 50, timeout: 30000 };
 
 function run(cmd, args) {
     const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
     if (r.error) throw r.error;
     assert.equal(r.status, 0, `${path.basename(cmd)} ${args.join(' ')}:\n${r.stdout}${r.stderr}`);
-}
-
-async function deliverAll(url, secret, msgs) {
-    return parallel(msgs.map((m) => () => postEvent(url, { id: m.id, body: m.ev, secret, timeout: 30000 })), 16);
-}
-
-// Delivers until each message is acknowledged (a 503 while hocvud reconnects is retried) and
-// returns the answers.
-async function deliverUntilAcked(url, secret, msgs) {
-    const answers = new Map();
-    for (let round = 0; round < 50 && answers.size < msgs.length; round++) {
-        const todo = msgs.filter((m) => !answers.has(m.id));
-        const res = await deliverAll(url, secret, todo);
-        res.forEach((r, i) => {
-            if (r.status === 200) answers.set(todo[i].id, r.json.status);
-            else assert.equal(r.status, 503, `${todo[i].id}: ${r.status} ${r.text}`);
-        });
-        if (answers.size < msgs.length) await sleep(300);
-    }
-    assert.equal(answers.size, msgs.length, 'every redelivery acknowledged');
-    return msgs.map((m) => answers.get(m.id));
 }
 
 test('after a restore from an older dump, redeliveries Redis remembers are stored and counted', { timeout: 180000 }, async () => {
@@ -48,7 +29,7 @@ test('after a restore from an older dump, redeliveries Redis remembers are store
     const info = {};
 
     const early = Array.from({ length: 50 }, () => ({ id: newMessageId(), ev: event() }));
-    (await deliverUntilAcked(srv.url, srv.secret, early)).forEach((a) => assert.equal(a, 'accepted'));
+    (await deliverUntilAcked(srv.url, srv.secret, early, RETRY)).forEach((a) => assert.equal(a, 'accepted'));
     run(pgTool('pg_dump'), ['--format=custom', '--no-owner', '--file', dump, '--dbname', dbUrl]);
 
     const restores = [
@@ -82,19 +63,19 @@ test('after a restore from an older dump, redeliveries Redis remembers are store
     ];
     for (const r of restores) {
         const late = Array.from({ length: 300 }, () => ({ id: newMessageId(), ev: event() }));
-        (await deliverUntilAcked(srv.url, srv.secret, late)).forEach((a) => assert.equal(a, 'accepted'));
+        (await deliverUntilAcked(srv.url, srv.secret, late, RETRY)).forEach((a) => assert.equal(a, 'accepted'));
         // Redelivered once more while the database still holds them: Redis answers.
-        (await deliverUntilAcked(srv.url, srv.secret, late.slice(0, 20))).forEach((a) => assert.equal(a, 'duplicate'));
+        (await deliverUntilAcked(srv.url, srv.secret, late.slice(0, 20), RETRY)).forEach((a) => assert.equal(a, 'duplicate'));
 
         await r.restore();
         assert.equal(Number(psql(dbUrl, 'SELECT count(*) FROM event_ledger')), early.length, `${r.how}: the restore holds only the early events`);
         await waitFor(async () => (await postEvent(srv.url, { id: early[0].id, body: early[0].ev, secret: srv.secret })).status === 200, { timeout: 15000, what: 'hocvud answering after the restore' });
 
-        const answers = await deliverUntilAcked(srv.url, srv.secret, late);
+        const answers = await deliverUntilAcked(srv.url, srv.secret, late, RETRY);
         const counts = answers.reduce((o, a) => ({ ...o, [a]: (o[a] || 0) + 1 }), {});
         info[r.how] = counts;
         assert.deepEqual(counts, { accepted: late.length }, `${r.how}: every redelivery of an event the restore lost is stored`);
-        (await deliverUntilAcked(srv.url, srv.secret, early)).forEach((a) => assert.equal(a, 'duplicate'));
+        (await deliverUntilAcked(srv.url, srv.secret, early, RETRY)).forEach((a) => assert.equal(a, 'duplicate'));
 
         const model = new Model();
         for (const m of [...early, ...late]) model.apply(m.id, m.ev);
