@@ -50,12 +50,10 @@ struct hv_dedup {
     bool probe_pending;
     int64_t probe_sent_us;
     int probes_ok;
-    struct event *probe_ev;   /* while stalled */
-    struct event *resolve_ev; /* polls the host name resolution */
-    hv_resolve_t *resolving;  /* shared with its thread; NULL when none */
-    int resolve_polls;
-    char resolved[1024]; /* the host's addresses, space-separated; tried in order */
-    int next_addr;       /* index of the next one to try after a failed connect */
+    struct event *probe_ev;  /* while stalled */
+    hv_resolve_t *resolving; /* the host name being resolved; NULL when none */
+    char resolved[1024];     /* the host's addresses, space-separated; tried in order */
+    int next_addr;           /* index of the next one to try after a failed connect */
 };
 
 /* One pending check: freed by whichever of (reply callback) runs last after done is set; the
@@ -222,30 +220,13 @@ static void retry_cb(evutil_socket_t fd, short what, void *arg)
     dedup_connect(arg);
 }
 
-#define HV_DEDUP_RESOLVE_POLL_US 5000
-#define HV_DEDUP_RESOLVE_MAX_POLLS 2000 /* 10 s */
-
-/* Resolves a Redis host given by name on a thread (resolve.c): hiredis would block the loop. */
-static void resolve_cb(evutil_socket_t fd, short what, void *arg)
+/* The Redis host's addresses, found off the loop (hiredis would resolve on it, blocking). */
+static void on_resolved(void *arg, const char *addrs, const char *err)
 {
     hv_dedup_t *d = arg;
-    char addr[1024], err[160];
-    struct timeval tv = {0, HV_DEDUP_RESOLVE_POLL_US};
 
-    if (!d->resolving || d->closing)
-        return;
-    if (!hv_resolve_poll(d->resolving, addr, sizeof(addr), err, sizeof(err))) {
-        if (++d->resolve_polls < HV_DEDUP_RESOLVE_MAX_POLLS) {
-            evtimer_add(d->resolve_ev, &tv);
-            return;
-        }
-        snprintf(err, sizeof(err), "host name resolution timed out");
-        addr[0] = '\0';
-    }
-    hv_resolve_release(d->resolving);
-    d->resolving = NULL;
-    addr[strcspn(addr, ",")] = '\0';
-    snprintf(d->resolved, sizeof(d->resolved), "%s", addr);
+    d->resolving = NULL; /* the job ends with this callback */
+    snprintf(d->resolved, sizeof(d->resolved), "%.*s", (int)strcspn(addrs, ","), addrs);
     d->next_addr = 0;
     if (!try_next_addr(d)) {
         note_down(d, err[0] ? err : "could not resolve the redis host");
@@ -274,19 +255,14 @@ static bool try_next_addr(hv_dedup_t *d)
 
 static void dedup_connect(hv_dedup_t *d)
 {
-    struct timeval tv = {0, HV_DEDUP_RESOLVE_POLL_US};
-
     if (d->closing || d->ac || d->resolving)
         return;
     if (!d->addr.unix_socket && hv_resolve_needed(d->addr.host)) {
-        d->resolving = hv_resolve_start(d->addr.host);
+        d->resolving = hv_resolve_start(d->base, d->addr.host, on_resolved, d);
         if (!d->resolving) {
             note_down(d, "could not start resolving the redis host");
             schedule_retry(d);
-            return;
         }
-        d->resolve_polls = 0;
-        evtimer_add(d->resolve_ev, &tv);
         return;
     }
     connect_to(d, d->addr.host);
@@ -340,9 +316,8 @@ hv_dedup_t *hv_dedup_new(struct event_base *base, const hv_redis_addr_t *addr, c
     d->retry_ev = evtimer_new(base, retry_cb, d);
     d->connect_ev = evtimer_new(base, connect_timeout_cb, d);
     d->probe_ev = evtimer_new(base, probe_cb, d);
-    d->resolve_ev = evtimer_new(base, resolve_cb, d);
     d->budget_us = HV_DEDUP_CHECK_TIMEOUT_US;
-    if (!d->retry_ev || !d->connect_ev || !d->probe_ev || !d->resolve_ev) {
+    if (!d->retry_ev || !d->connect_ev || !d->probe_ev) {
         hv_log(HV_LOG_ERROR, "out of memory", NULL);
         abort();
     }
@@ -358,7 +333,8 @@ void hv_dedup_free(hv_dedup_t *d)
     evtimer_del(d->retry_ev);
     evtimer_del(d->connect_ev);
     evtimer_del(d->probe_ev);
-    evtimer_del(d->resolve_ev);
+    hv_resolve_cancel(d->resolving);
+    d->resolving = NULL;
     if (d->ac) {
         redisAsyncContext *ac = d->ac;
         d->ac = NULL;
@@ -368,8 +344,6 @@ void hv_dedup_free(hv_dedup_t *d)
     event_free(d->retry_ev);
     event_free(d->connect_ev);
     event_free(d->probe_ev);
-    event_free(d->resolve_ev);
-    hv_resolve_release(d->resolving);
     free(d->name);
     free(d);
 }

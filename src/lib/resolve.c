@@ -1,10 +1,12 @@
 /*
  * resolve.c - getaddrinfo on a detached thread, the result handed back through a job both the
- * thread and the caller hold a reference to.
+ * thread and the loop hold a reference to. The loop side polls it from a timer it owns, so the
+ * thread never touches an event base that may be gone by the time it finishes.
  */
 #include "hocvu/resolve.h"
 
 #include <arpa/inet.h>
+#include <event2/event.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -14,12 +16,20 @@
 
 #include "hocvu/util.h"
 
+#define HV_RESOLVE_POLL_US 5000
+#define HV_RESOLVE_MAX_POLLS 2000 /* 10 s */
+
 struct hv_resolve {
-    int refs;  /* atomic: the thread and the caller */
+    int refs;  /* atomic: the thread and the loop side */
     bool done; /* atomic: addr/err are final */
     char *host;
     char addr[1024];
     char err[160];
+    /* Loop side only. */
+    struct event *poll_ev; /* owned */
+    int polls;
+    hv_resolve_cb cb;
+    void *arg;
 };
 
 /* Does one entry (host[0..n)) need resolving? */
@@ -119,38 +129,65 @@ static void *resolve_main(void *arg)
     return NULL;
 }
 
-hv_resolve_t *hv_resolve_start(const char *host)
+/* The loop side: waits for the thread, then calls back once and lets go of the job. */
+static void poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+    hv_resolve_t *r = arg;
+    struct timeval tv = {0, HV_RESOLVE_POLL_US};
+
+    if (!__atomic_load_n(&r->done, __ATOMIC_ACQUIRE)) {
+        if (++r->polls < HV_RESOLVE_MAX_POLLS) {
+            evtimer_add(r->poll_ev, &tv);
+            return;
+        }
+        r->cb(r->arg, "", "host name resolution timed out");
+    } else {
+        r->cb(r->arg, r->addr, r->err);
+    }
+    /* The timer is the loop's: freed here, never by the thread (its base may be gone). */
+    event_free(r->poll_ev);
+    r->poll_ev = NULL;
+    unref(r);
+}
+
+hv_resolve_t *hv_resolve_start(struct event_base *base, const char *host, hv_resolve_cb cb,
+                               void *arg)
 {
     hv_resolve_t *r = hv_xcalloc(1, sizeof(*r));
     pthread_attr_t attr;
     pthread_t t;
+    struct timeval tv = {0, HV_RESOLVE_POLL_US};
     int rc;
 
     r->refs = 2;
     r->host = hv_xstrdup(host);
+    r->cb = cb;
+    r->arg = arg;
+    r->poll_ev = evtimer_new(base, poll_cb, r);
+    if (!r->poll_ev) {
+        free(r->host);
+        free(r);
+        return NULL;
+    }
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     rc = pthread_create(&t, &attr, resolve_main, r);
     pthread_attr_destroy(&attr);
     if (rc != 0) {
+        event_free(r->poll_ev);
         free(r->host);
         free(r);
         return NULL;
     }
+    evtimer_add(r->poll_ev, &tv);
     return r;
 }
 
-bool hv_resolve_poll(hv_resolve_t *r, char *addr, size_t addrlen, char *err, size_t errlen)
+void hv_resolve_cancel(hv_resolve_t *r)
 {
-    if (!__atomic_load_n(&r->done, __ATOMIC_ACQUIRE))
-        return false;
-    snprintf(addr, addrlen, "%s", r->addr);
-    snprintf(err, errlen, "%s", r->err);
-    return true;
-}
-
-void hv_resolve_release(hv_resolve_t *r)
-{
-    if (r)
-        unref(r);
+    if (!r)
+        return;
+    event_free(r->poll_ev);
+    r->poll_ev = NULL;
+    unref(r);
 }

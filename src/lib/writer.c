@@ -60,12 +60,10 @@ struct hv_writer {
     struct event *sock_ev;    /* on PQsocket(conn); re-assigned as the socket may change */
     struct event *retry_ev;   /* reconnect timer */
     struct event *timeout_ev; /* deadline of the batch in flight, then the cancel's grace */
-    struct event *resolve_ev; /* polls the host name resolution */
-    hv_resolve_t *resolving;  /* shared with its thread; NULL when none */
-    int resolve_polls;
-    int deadline_ms;  /* longest an event may wait for its commit */
-    bool cancel_sent; /* the batch in flight passed its deadline: cancel requested */
-    int shard;        /* counter shard this session claimed; 0 before */
+    hv_resolve_t *resolving;  /* the host name being resolved; NULL when none */
+    int deadline_ms;          /* longest an event may wait for its commit */
+    bool cancel_sent;         /* the batch in flight passed its deadline: cancel requested */
+    int shard;                /* counter shard this session claimed; 0 before */
     char identity[HV_WRITER_IDENTITY_MAX]; /* hv_identity() of this connection; "" before */
     bool want_write;
 
@@ -165,11 +163,8 @@ static void writer_down(hv_writer_t *w, const char *why)
         w->conn = NULL;
     }
     __atomic_store_n(&w->state, W_DOWN, __ATOMIC_RELAXED);
-    if (w->resolving) {
-        evtimer_del(w->resolve_ev);
-        hv_resolve_release(w->resolving);
-        w->resolving = NULL;
-    }
+    hv_resolve_cancel(w->resolving);
+    w->resolving = NULL;
     w->identity[0] = '\0';
     w->epoch[0] = '\0';
     w->flight_identity = false;
@@ -361,49 +356,31 @@ static void connect_with(hv_writer_t *w, const char *resolved)
     watch_socket(w, EV_WRITE);
 }
 
-#define HV_WRITER_RESOLVE_POLL_MS 5
-#define HV_WRITER_RESOLVE_MAX_POLLS 2000 /* 10 s */
-
-static void resolve_cb(evutil_socket_t fd, short what, void *arg)
+/* The database host's addresses, found off the loop. */
+static void on_resolved(void *arg, const char *addrs, const char *err)
 {
     hv_writer_t *w = arg;
-    char addr[1024], err[160];
-    struct timeval tv = {0, HV_WRITER_RESOLVE_POLL_MS * 1000};
 
-    if (!w->resolving)
-        return;
-    if (!hv_resolve_poll(w->resolving, addr, sizeof(addr), err, sizeof(err))) {
-        if (++w->resolve_polls < HV_WRITER_RESOLVE_MAX_POLLS) {
-            evtimer_add(w->resolve_ev, &tv);
-            return;
-        }
-        snprintf(err, sizeof(err), "host name resolution timed out");
-        addr[0] = '\0';
-    }
-    hv_resolve_release(w->resolving);
-    w->resolving = NULL;
-    if (strspn(addr, ", ") == strlen(addr)) { /* no address at all */
+    w->resolving = NULL;                        /* the job ends with this callback */
+    if (strspn(addrs, ", ") == strlen(addrs)) { /* no address at all */
         writer_down(w, err[0] ? err : "could not resolve the database host");
         return;
     }
-    connect_with(w, addr);
+    connect_with(w, addrs);
 }
 
 /* Connects; a host given by name is first resolved on a thread, never on the loop. */
 static void writer_connect(hv_writer_t *w)
 {
     const char *host = opt_value(w->opts, "host"), *hostaddr = opt_value(w->opts, "hostaddr");
-    struct timeval tv = {0, HV_WRITER_RESOLVE_POLL_MS * 1000};
 
     if (w->opts && (!hostaddr || !hostaddr[0]) && hv_resolve_needed(host)) {
-        w->resolving = hv_resolve_start(host);
+        w->resolving = hv_resolve_start(w->base, host, on_resolved, w);
         if (!w->resolving) {
             writer_down(w, "could not start resolving the database host");
             return;
         }
-        w->resolve_polls = 0;
         __atomic_store_n(&w->state, W_RESOLVING, __ATOMIC_RELAXED);
-        evtimer_add(w->resolve_ev, &tv);
         return;
     }
     connect_with(w, NULL);
@@ -906,8 +883,7 @@ hv_writer_t *hv_writer_new(struct event_base *base, const char *conninfo, int ba
     w->retry_ev = evtimer_new(base, retry_cb, w);
     w->timeout_ev = evtimer_new(base, timeout_cb, w);
     w->identity_ev = event_new(base, -1, EV_PERSIST, identity_tick, w);
-    w->resolve_ev = evtimer_new(base, resolve_cb, w);
-    if (!w->sock_ev || !w->retry_ev || !w->timeout_ev || !w->identity_ev || !w->resolve_ev) {
+    if (!w->sock_ev || !w->retry_ev || !w->timeout_ev || !w->identity_ev) {
         hv_log(HV_LOG_ERROR, "out of memory", NULL);
         abort();
     }
@@ -937,8 +913,7 @@ void hv_writer_free(hv_writer_t *w)
     event_free(w->retry_ev);
     event_free(w->timeout_ev);
     event_free(w->identity_ev);
-    event_free(w->resolve_ev);
-    hv_resolve_release(w->resolving);
+    hv_resolve_cancel(w->resolving);
     if (w->conn)
         PQfinish(w->conn);
     for (int i = 0; i < HV_WRITER_NPARAMS; i++)
