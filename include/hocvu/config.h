@@ -13,7 +13,7 @@
 #include "hocvu/util.h"
 
 #define HV_MAX_READ_TOKENS 32
-#define HV_CONFIG_N_SETTINGS 21 /* rows of the option table in config.c */
+#define HV_CONFIG_N_SETTINGS 23 /* rows of the option table in config.c */
 #define HV_CONFIG_FP_LEN 32     /* SHA-256 */
 
 typedef struct hv_redis_addr {
@@ -45,10 +45,12 @@ typedef struct hv_config {
     char *tls_cert, *tls_key; /* owned; NULL = plain HTTP */
     int rate_limit;           /* ingest requests/s per client address; 0 = off */
     int rate_burst;
-    int http_timeout;  /* seconds: whole-request deadline and idle keep-alive timeout */
-    int queue_max;     /* events per event loop waiting for Redis or PostgreSQL */
-    int deadline_ms;   /* longest an event waits in the writer queue / a batch runs */
-    char *config_file; /* owned; NULL if none */
+    int http_timeout;    /* seconds: whole-request deadline and idle keep-alive timeout */
+    int queue_max;       /* events per event loop waiting for Redis or PostgreSQL */
+    int max_connections; /* open client connections of the process */
+    int body_budget_mb;  /* MiB of request bytes held at once, all connections */
+    int deadline_ms;     /* longest an event waits in the writer queue / a batch runs */
+    char *config_file;   /* owned; NULL if none */
     /* SHA-256 of each setting's effective text (after env, file and flag precedence), so two
      * configurations can be compared setting by setting without keeping secrets twice. */
     uint8_t fp[HV_CONFIG_N_SETTINGS][HV_CONFIG_FP_LEN];

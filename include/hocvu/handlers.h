@@ -21,6 +21,11 @@
 struct hv_snapshot;
 struct hv_write_item;
 
+/* Body limits of the two routes that take one; the front (front.h) refuses a larger body
+ * before it is read, and every other route takes none. */
+#define HV_EVENT_BODY_MAX (64 * 1024)
+#define HV_BATCH_BODY_MAX (16 * 1024 * 1024)
+
 /* ingest.c */
 void hv_handle_event(hv_req_t *r);
 /* The gate both ingest endpoints share: method, size, media type, signature. Returns the body

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hocvu/front.h"
 #include "hocvu/config.h"
 #include "hocvu/metrics.h"
 
@@ -20,7 +21,6 @@ struct event_base;
 struct evhttp;
 struct evhttp_bound_socket;
 typedef struct ssl_ctx_st SSL_CTX;
-typedef struct hv_conntrack hv_conntrack_t;
 typedef struct hv_dedup hv_dedup_t;
 typedef struct hv_writer hv_writer_t;
 typedef struct hv_ratelimit hv_ratelimit_t;
@@ -39,7 +39,7 @@ struct hv_worker {
     struct event_base *base;
     struct evhttp *http;
     struct evhttp_bound_socket *listener;
-    hv_conntrack_t *conns;  /* request deadlines of this loop's connections */
+    hv_front_t *front;      /* the front door of this loop's connections */
     struct event *quiet_ev; /* drain: exit once no request came for HV_DRAIN_QUIET_MS */
     int64_t last_request_ms;
     hv_writer_t *writer;
@@ -76,6 +76,7 @@ struct hv_server {
     hv_ratelimit_t *rl;
     SSL_CTX *ssl; /* NULL = plain HTTP */
     hv_snapstore_t *snap;
+    hv_front_limits_t front_limits; /* connections and request bytes of all loops */
     hv_worker_t *workers;
     int n_workers;
     struct event_base *main_base;

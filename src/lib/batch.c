@@ -15,7 +15,6 @@
 #include "hocvu/snapshot.h"
 #include "hocvu/writer.h"
 
-#define HV_MAX_BATCH_BODY (16 * 1024 * 1024)
 #define HV_MAX_BATCH_LINES 10000
 #define HV_BATCH_LINES_PER_STEP 256 /* lines validated before the loop serves others again */
 
@@ -247,7 +246,7 @@ void hv_handle_batch(hv_req_t *r)
     batch_req_t *b;
     int64_t now = (int64_t)time(NULL);
 
-    body = hv_ingest_gate(r, "application/x-ndjson", HV_MAX_BATCH_BODY,
+    body = hv_ingest_gate(r, "application/x-ndjson", HV_BATCH_BODY_MAX,
                           "the batch is larger than 16 MiB", &len, now);
     if (!body)
         return;

@@ -57,6 +57,8 @@ enum {
     O_HTTP_TIMEOUT,
     O_QUEUE_MAX,
     O_DEADLINE_MS,
+    O_MAX_CONNECTIONS,
+    O_BODY_BUDGET_MB,
     O_CONFIG_FILE,
     O_COUNT
 };
@@ -108,6 +110,13 @@ static const opt_def_t opts[O_COUNT] = {
     [O_DEADLINE_MS] = {"HOCVU_DEADLINE_MS", "--deadline-ms", OPT_INT, "10000", 100, 120000,
                        "longest an event waits for the database: queued past it, 503 overloaded; "
                        "a transaction running past it is cancelled"},
+    [O_MAX_CONNECTIONS] = {"HOCVU_MAX_CONNECTIONS", "--max-connections", OPT_INT, "1024", 1,
+                           1000000,
+                           "most open client connections of the process; beyond, a new "
+                           "connection is answered 503 and closed"},
+    [O_BODY_BUDGET_MB] = {"HOCVU_BODY_BUDGET_MB", "--body-budget-mb", OPT_INT, "128", 1, 65536,
+                          "MiB of request bytes the process holds at once (bodies being read "
+                          "or handled, across all connections); beyond, 503 and close"},
     [O_CONFIG_FILE] = {"HOCVU_CONFIG_FILE", "--config", OPT_STRING, "", 0, 0,
                        "file of VAR=value lines applied over the environment; re-read on SIGHUP, "
                        "but a new path needs a restart"},
@@ -476,6 +485,8 @@ static hv_config_status_t hv_config_load_with(hv_config_t *cfg, int argc, char *
         {O_HTTP_TIMEOUT, offsetof(hv_config_t, http_timeout)},
         {O_QUEUE_MAX, offsetof(hv_config_t, queue_max)},
         {O_DEADLINE_MS, offsetof(hv_config_t, deadline_ms)},
+        {O_MAX_CONNECTIONS, offsetof(hv_config_t, max_connections)},
+        {O_BODY_BUDGET_MB, offsetof(hv_config_t, body_budget_mb)},
     };
     for (size_t k = 0; k < HV_ARRAY_LEN(small_ints); k++) {
         const opt_def_t *o = &opts[small_ints[k].opt];

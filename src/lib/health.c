@@ -3,7 +3,7 @@
  * GET /readyz (PostgreSQL reachable, data loaded, not draining) and GET /metrics (every
  * worker's counters summed, with the gauges of the shared parts; behind the read tokens).
  */
-#include "hocvu/conntrack.h"
+#include "hocvu/front.h"
 #include "hocvu/dedup.h"
 #include "hocvu/handlers.h"
 #include "hocvu/json.h"
@@ -105,9 +105,13 @@ void hv_handle_metrics(hv_req_t *r)
         g.writer_retries += ws.retries;
         g.writer_failures += ws.failures;
         g.stream_clients += __atomic_load_n(&w->n_streams, __ATOMIC_RELAXED);
-        g.connections += hv_conntrack_open(w->conns);
-        g.slow_cut += hv_conntrack_cut(w->conns);
+        g.connections += hv_front_open(w->front);
+        g.slow_cut += hv_front_cut(w->front);
     }
+    g.request_bytes = __atomic_load_n(&srv->front_limits.held, __ATOMIC_RELAXED);
+    g.request_bytes_budget = srv->front_limits.budget;
+    g.refused_budget = __atomic_load_n(&srv->front_limits.refused_budget, __ATOMIC_RELAXED);
+    g.refused_connections = __atomic_load_n(&srv->front_limits.refused_conns, __ATOMIC_RELAXED);
     g.snapshot_age = hv_snapstore_age(srv->snap);
     snap = hv_snapshot_acquire(srv->snap);
     if (snap) {

@@ -21,8 +21,6 @@
 #include "hocvu/validate.h"
 #include "hocvu/writer.h"
 
-#define HV_MAX_EVENT_BODY (64 * 1024)
-
 /* The two success bodies; fixed documents. */
 static const char accepted_doc[] = "{\"status\":\"accepted\"}";
 static const char duplicate_doc[] = "{\"status\":\"duplicate\"}";
@@ -229,7 +227,7 @@ void hv_handle_event(hv_req_t *r)
     pending_t *p;
     int64_t now = (int64_t)time(NULL);
 
-    body = hv_ingest_gate(r, "application/json", HV_MAX_EVENT_BODY,
+    body = hv_ingest_gate(r, "application/json", HV_EVENT_BODY_MAX,
                           "the body is larger than 64 KiB", &len, now);
     if (!body)
         return;

@@ -180,9 +180,22 @@ void hv_metrics_render(hv_buf_t *out, hv_metrics_t *const *workers, int n,
                   "took longer than HOCVU_HTTP_TIMEOUT.\n"
                   "# TYPE hocvu_http_slow_clients_cut_total counter\n"
                   "hocvu_http_slow_clients_cut_total %llu\n"
+                  "# HELP hocvu_http_request_bytes Request bytes held now (bodies being read "
+                  "or handled).\n"
+                  "# TYPE hocvu_http_request_bytes gauge\nhocvu_http_request_bytes %llu\n"
+                  "# HELP hocvu_http_request_bytes_budget HOCVU_BODY_BUDGET_MB, in bytes.\n"
+                  "# TYPE hocvu_http_request_bytes_budget gauge\n"
+                  "hocvu_http_request_bytes_budget %llu\n"
+                  "# HELP hocvu_http_refused_total Requests refused with 503 for a limit of the "
+                  "process: the request-byte budget or the connection cap.\n"
+                  "# TYPE hocvu_http_refused_total counter\n"
+                  "hocvu_http_refused_total{limit=\"budget\"} %llu\n"
+                  "hocvu_http_refused_total{limit=\"connections\"} %llu\n"
                   "# HELP hocvu_redis_stalled Whether Redis is connected but not answering in "
                   "time, and left out of the fast path (1) or not (0).\n"
                   "# TYPE hocvu_redis_stalled gauge\nhocvu_redis_stalled %d\n",
                   (unsigned long long)g->connections, (unsigned long long)g->slow_cut,
+                  (unsigned long long)g->request_bytes, (unsigned long long)g->request_bytes_budget,
+                  (unsigned long long)g->refused_budget, (unsigned long long)g->refused_connections,
                   g->redis_stalled);
 }

@@ -126,6 +126,8 @@ int hv_server_run(const hv_config_t *cfg, int argc, char **argv)
     srv.main_base = event_base_new();
     pthread_mutex_init(&srv.live_lock, NULL);
     srv.rl = hv_ratelimit_new();
+    srv.front_limits.budget = (size_t)cfg->body_budget_mb * 1024 * 1024;
+    srv.front_limits.max_conns = cfg->max_connections;
     srv.snap = hv_snapstore_new(cfg);
     err[0] = '\0';
     if (cfg->tls_cert && !(srv.ssl = tls_context(cfg, err, sizeof(err)))) {

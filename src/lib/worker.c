@@ -19,14 +19,13 @@
 #include <unistd.h>
 
 #include "hocvu/citizen.h"
-#include "hocvu/conntrack.h"
+#include "hocvu/front.h"
 #include "hocvu/dedup.h"
 #include "hocvu/handlers.h"
 #include "hocvu/log.h"
 #include "hocvu/signature.h"
 #include "hocvu/writer.h"
 
-#define HV_MAX_HTTP_BODY (16 * 1024 * 1024 + 64 * 1024)
 #define HV_MAX_HEADERS (32 * 1024)
 #define HV_DRAIN_DEADLINE_SEC 20
 #define HV_DRAIN_QUIET_MS 300 /* after the last request, how long a draining worker waits */
@@ -150,12 +149,22 @@ static void route(struct evhttp_request *evreq, void *arg)
     hv_req_t r;
     const char *path;
 
+    hv_front_refusal_t refused;
+
     w->last_request_ms = hv_loop_ms(w->base);
-    hv_conntrack_request_done(
-        w->conns, evhttp_connection_get_bufferevent(evhttp_request_get_connection(evreq)));
+    bool is_refusal = hv_front_request(w->front, evreq, &refused);
     hv_worker_sync_live(w);
     hv_req_begin(&r, w, evreq);
     path = r.path;
+
+    if (is_refusal) {
+        /* The front's stand-in for a request it refused; the connection closes after this. */
+        snprintf(r.path, sizeof(r.path), "-");
+        if (refused.status == 503)
+            hv_http_retry_after(&r, 1);
+        hv_http_problem(&r, refused.status, refused.code, NULL, refused.reason);
+        return;
+    }
 
     if (w->closing) {
         /* Past the drain deadline: the writer and the fast path are gone. */
@@ -284,8 +293,20 @@ static struct bufferevent *conn_bevcb(struct event_base *base, void *arg)
         bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
     }
     if (bev)
-        hv_conntrack_add(w->conns, bev);
+        hv_front_add(w->front, bev);
     return bev;
+}
+
+/* The body limit of each route (frame.h): the two ingest routes take one, nothing else does. */
+static size_t route_body_limit(const char *method, const char *path, void *arg)
+{
+    (void)method;
+    (void)arg;
+    if (strcmp(path, "/v1/events") == 0)
+        return HV_EVENT_BODY_MAX;
+    if (strcmp(path, "/v1/events/batch") == 0)
+        return HV_BATCH_BODY_MAX;
+    return 0;
 }
 
 int hv_worker_init(hv_server_t *srv, hv_worker_t *w, int index, char *err, size_t errlen)
@@ -302,10 +323,12 @@ int hv_worker_init(hv_server_t *srv, hv_worker_t *w, int index, char *err, size_
         snprintf(err, errlen, "could not create the event loop");
         return -1;
     }
-    evhttp_set_max_body_size(w->http, HV_MAX_HTTP_BODY);
-    evhttp_set_max_headers_size(w->http, HV_MAX_HEADERS);
+    /* The front enforces the real limits; evhttp's are a backstop. */
+    evhttp_set_max_body_size(w->http, HV_BATCH_BODY_MAX);
+    evhttp_set_max_headers_size(w->http, HV_MAX_HEADERS + 1024);
     evhttp_set_timeout(w->http, cfg->http_timeout);
-    w->conns = hv_conntrack_new(w->base, cfg->http_timeout);
+    w->front = hv_front_new(w->base, &srv->front_limits, cfg->http_timeout, HV_MAX_HEADERS,
+                            route_body_limit, NULL);
     evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                                             EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
                                             EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
@@ -353,7 +376,7 @@ void hv_worker_free(hv_worker_t *w)
     hv_writer_free(w->writer);
     if (w->http)
         evhttp_free(w->http);
-    hv_conntrack_free(w->conns); /* after evhttp: drops the last references */
+    hv_front_free(w->front); /* after evhttp: drops the last references */
     if (w->quiet_ev)
         event_free(w->quiet_ev);
     if (w->stop_ev)
