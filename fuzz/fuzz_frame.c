@@ -13,7 +13,7 @@
 #include "hocvu/frame.h"
 
 #define HEAD_MAX 2048
-#define OUT_MAX (1 << 20)
+#define OUT_MAX (1 << 16) /* libFuzzer inputs are 4 KiB by default */
 
 static size_t limit_of(const char *method, const char *path, void *arg)
 {

@@ -72,8 +72,8 @@ static bool printable_ascii(const char *s, size_t n)
     return true;
 }
 
-/* An id (webhook-id role for batch lines) may be any UTF-8 but no control characters, since
- * it is echoed in replies and logs. */
+/* An id (the webhook-id, or a batch line's id in that role) is 1-256 printable ASCII
+ * characters (CONTRACT §4, §5): it is echoed in replies and logs. */
 bool hv_event_id_valid(const char *s, size_t n)
 {
     if (n == 0 || n > HV_EVENT_ID_MAX)
