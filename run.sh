@@ -124,6 +124,7 @@ done
 "$BUILD/hocvuctl" --database-url "$DBURL" migrate
 "$BUILD/hocvuctl" --database-url "$DBURL" wards import data/cantho_wards_2025.csv
 "$BUILD/hocvuctl" --database-url "$DBURL" wards import-legacy data/cantho_old_units_pre2025.csv
+"$BUILD/hocvuctl" --database-url "$DBURL" targets import data/targets_cantho.csv
 
 # Kept across runs: a new pepper would give every returning person a new pseudonym.
 umask 077

@@ -27,6 +27,10 @@ static void usage(FILE *f)
           "                                population_flag optional; all rows or none\n"
           "  wards import-legacy FILE.csv  load the pre-1 July 2025 units and their current\n"
           "                                units; columns old_code,old_name,new_codes,split\n"
+          "  targets import FILE.csv       replace the targets of the years in the file;\n"
+          "                                columns year,scope,group and target or percent\n"
+          "                                required, base,measure optional; every bad row is\n"
+          "                                reported as FILE:LINE: message, nothing loaded then\n"
           "  reconcile [--repair]          recompute every counter from the stored certificates\n"
           "                                and print each difference; --repair rewrites\n"
           "                                counters and attribution; exits 1 on any difference\n"
@@ -73,6 +77,8 @@ static int with_database(const char *url, const char *cmd, const char *file, boo
         status = hv_ctl_wards_import(conn, file, stdout, stderr);
     else if (strcmp(cmd, "import-legacy") == 0)
         status = hv_ctl_wards_import_legacy(conn, file, stdout, stderr);
+    else if (strcmp(cmd, "targets-import") == 0)
+        status = hv_ctl_targets_import(conn, file, stdout, stderr);
     else
         status = hv_ctl_reconcile(conn, repair, stdout, stderr);
 done:
@@ -160,6 +166,15 @@ int main(int argc, char **argv)
             return usage_error(
                 nargs < 2 ? "missing FILE.csv for wards" : "too many arguments for wards", args[0]);
         return with_database(url, args[0], args[1], false);
+    }
+    if (strcmp(cmd, "targets") == 0) {
+        if (nargs == 0 || strcmp(args[0], "import") != 0)
+            return usage_error("targets needs a subcommand: import", nargs ? args[0] : NULL);
+        if (nargs != 2)
+            return usage_error(nargs < 2 ? "missing FILE.csv for targets import"
+                                         : "too many arguments for targets import",
+                               args[0]);
+        return with_database(url, "targets-import", args[1], false);
     }
     return usage_error("unknown command", cmd);
 }

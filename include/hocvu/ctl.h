@@ -66,6 +66,9 @@ int hv_ctl_migrate(PGconn *conn, FILE *out, FILE *errf);
 int hv_ctl_wards_import(PGconn *conn, const char *path, FILE *out, FILE *errf);
 /* As hv_ctl_wards_import for the legacy units; every new code must already be a ward. */
 int hv_ctl_wards_import_legacy(PGconn *conn, const char *path, FILE *out, FILE *errf);
+/* Replaces every target of the years the file names (CONTRACT §9), all or nothing; every bad
+ * row is printed as "FILE:LINE: message" (up to 50) and nothing is loaded then. */
+int hv_ctl_targets_import(PGconn *conn, const char *path, FILE *out, FILE *errf);
 /* Compares stored counters and attribution with those recomputed from the certificates and
  * prints every difference. With repair, rewrites them in one transaction. Returns HV_CTL_FAILED
  * whenever a difference was found, repaired or not. */

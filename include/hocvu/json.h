@@ -43,6 +43,9 @@ void hv_json_bool(hv_json_t *j, bool v);
 void hv_json_null(hv_json_t *j);
 /* A number rounded to two decimals, without trailing zeros: 12.5, 0, 33.33. */
 void hv_json_dec2(hv_json_t *j, double v);
+/* A non-negative number given in hundredths, in its shortest form: 9167 -> 91.67, 14000 -> 140,
+ * 50 -> 0.5 (exact: no floating point). */
+void hv_json_cents(hv_json_t *j, int64_t hundredths);
 /* A value that is already valid JSON (e.g. a pre-rendered document), copied as is. */
 void hv_json_raw(hv_json_t *j, const char *json, size_t n);
 
@@ -53,5 +56,6 @@ void hv_json_kbool(hv_json_t *j, const char *key, bool v);
 
 /* Formats v rounded to two decimals without trailing zeros into out (also used by CSV). */
 void hv_fmt_dec2(double v, char out[32]);
+void hv_fmt_cents(int64_t hundredths, char out[32]);
 
 #endif

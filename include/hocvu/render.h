@@ -17,19 +17,23 @@
  * measure. */
 void hv_etag_of(const char *body, size_t len, char out[24]);
 
-/* GET /v1/progress: city totals, by_group, wards at target, as_of. */
-void hv_render_progress(const hv_snapshot_t *s, hv_buf_t *out);
-/* GET /v1/wards: every current ward in rank order. */
-void hv_render_wards(const hv_snapshot_t *s, hv_buf_t *out);
-/* GET /v1/wards/{code}: one ward with by_group and its last 30 days up to `today` (days since
- * 1970-01-01); false (nothing appended) if no such current ward. */
-bool hv_render_ward(const hv_snapshot_t *s, const char *code, int32_t today, hv_buf_t *out);
+/* GET /v1/progress?year=: the city as of the view (totals, by_group, the year's city-scope
+ * targets with their progress, wards at target), with year and as_of. */
+void hv_render_progress(const hv_snapshot_t *s, const hv_view_t *v, hv_buf_t *out);
+/* GET /v1/wards?year=: every current ward of the view in rank order. */
+void hv_render_wards(const hv_snapshot_t *s, const hv_view_t *v, hv_buf_t *out);
+/* GET /v1/wards/{code}?year=: one ward with by_group and its last 30 days up to `today` (days
+ * since 1970-01-01) or the view's cut-off if earlier; false (nothing appended) if no such
+ * current ward. */
+bool hv_render_ward(const hv_snapshot_t *s, const hv_view_t *v, const char *code, int32_t today,
+                    hv_buf_t *out);
 /* GET /v1/timeseries: daily new and cumulative certified adults of a ward (code) or the city
  * (NULL) for every day from..to. */
 void hv_render_timeseries(const hv_snapshot_t *s, const char *code, int32_t from, int32_t to,
                           hv_buf_t *out);
-/* GET /v1/reports/wards.csv: the ranked ward table as CSV (UTF-8 with BOM, CRLF, RFC 4180
- * quoting), for spreadsheets. */
-void hv_render_wards_csv(const hv_snapshot_t *s, hv_buf_t *out);
+/* GET /v1/reports/wards.csv: the ranked ward table of a view as CSV (UTF-8 with BOM, CRLF,
+ * RFC 4180 quoting, formulas defused), its as_of column the day counted up to. */
+void hv_render_wards_csv(const hv_snapshot_t *s, const hv_view_t *v, int32_t as_of_day,
+                         hv_buf_t *out);
 
 #endif

@@ -18,6 +18,7 @@
 #include "hocvu/event.h"
 #include "hocvu/json.h"
 #include "hocvu/migrate.h"
+#include "hocvu/targets.h"
 
 #define HV_WARD_CODES 100000 /* 5-digit codes: 00000..99999 */
 #define HV_MAX_INT_DIGITS 18 /* fits int64 */
@@ -657,6 +658,109 @@ int hv_ctl_wards_import_legacy(PGconn *conn, const char *path, FILE *out, FILE *
 failed:
     hv_ctl_import_free(&imp);
     hv_buf_free(&file);
+    return status;
+}
+
+int hv_ctl_targets_import(PGconn *conn, const char *path, FILE *out, FILE *errf)
+{
+    static const char delete_sql[] =
+        "WITH src AS (SELECT DISTINCT year FROM json_to_recordset($1::json) AS s(year int)), "
+        "gone AS (DELETE FROM targets WHERE year IN (SELECT year FROM src) RETURNING 1) "
+        "SELECT count(*) FROM gone";
+    static const char insert_sql[] =
+        "WITH ins AS (INSERT INTO targets (year, scope, grp, measure, target, percent, base, line) "
+        "  SELECT year, scope, grp, measure, target, percent, base, line "
+        "  FROM json_to_recordset($1::json) AS s(line int, year int, scope text, grp text, "
+        "    measure text, target bigint, percent numeric, base bigint) RETURNING year) "
+        "SELECT count(*), string_agg(DISTINCT year::text, ', ' ORDER BY year::text) FROM ins";
+    int status = HV_CTL_FAILED;
+    hv_buf_t file, json;
+    hv_errlist_t errs = {0};
+    hv_target_row_t *rows = NULL;
+    size_t n = 0;
+    PGresult *res = NULL;
+    hv_json_t j;
+
+    hv_buf_init(&file);
+    hv_buf_init(&json);
+    if (read_file(path, &file, errf) < 0)
+        goto failed;
+    (void)hv_targets_parse(path, file.data, file.len, &rows, &n, &errs);
+    {
+        /* A ward scope must be a current ward: one look at the table checks every row that
+         * passed, so the file's bad rows are all reported at once. */
+        res = exec_params(conn, "SELECT code FROM wards", 0, NULL, PGRES_TUPLES_OK,
+                          "could not read the wards", errf);
+        if (res == NULL)
+            goto failed;
+        for (size_t i = 0; i < n; i++) {
+            bool known =
+                strcmp(rows[i].scope, "city") == 0 || strncmp(rows[i].scope, "cohort:", 7) == 0;
+            for (int r = 0; !known && r < PQntuples(res); r++)
+                known = strcmp(PQgetvalue(res, r, 0), rows[i].scope) == 0;
+            if (!known)
+                hv_errlist_add(&errs, path, rows[i].line,
+                               "scope %s is not a current ward (import the wards first with "
+                               "hocvuctl wards import)",
+                               rows[i].scope);
+        }
+        PQclear(res);
+        res = NULL;
+    }
+    if (errs.total > 0) {
+        hv_errlist_print(&errs, errf);
+        goto failed;
+    }
+    hv_json_init(&j, &json);
+    hv_json_arr(&j);
+    for (size_t i = 0; i < n; i++) {
+        const hv_target_row_t *t = &rows[i];
+        hv_json_obj(&j);
+        hv_json_kint(&j, "line", t->line);
+        hv_json_kint(&j, "year", t->year);
+        hv_json_kstr(&j, "scope", t->scope);
+        hv_json_kstr(&j, "grp", t->grp);
+        hv_json_kstr(&j, "measure", t->measure);
+        hv_json_key(&j, "target");
+        if (t->target >= 0)
+            hv_json_int(&j, t->target);
+        else
+            hv_json_null(&j);
+        hv_json_kstr(&j, "percent", t->percent[0] ? t->percent : NULL);
+        hv_json_key(&j, "base");
+        if (t->base >= 0)
+            hv_json_int(&j, t->base);
+        else
+            hv_json_null(&j);
+        hv_json_end(&j);
+    }
+    hv_json_end(&j);
+    {
+        const char *params[1] = {json.data};
+        if (exec_command(conn, "BEGIN", "could not import targets", errf) < 0)
+            goto failed;
+        PGresult *gone = exec_params(conn, delete_sql, 1, params, PGRES_TUPLES_OK,
+                                     "could not import targets", errf);
+        if (gone == NULL)
+            goto failed;
+        res = exec_params(conn, insert_sql, 1, params, PGRES_TUPLES_OK, "could not import targets",
+                          errf);
+        if (res == NULL || exec_command(conn, "COMMIT", "could not import targets", errf) < 0) {
+            PQclear(gone);
+            goto failed;
+        }
+        fprintf(out, "imported %s targets for %s (replacing %s)\n", PQgetvalue(res, 0, 0),
+                PQgetvalue(res, 0, 1), PQgetvalue(gone, 0, 0));
+        PQclear(gone);
+    }
+    status = HV_CTL_OK;
+failed:
+    PQclear(res);
+    rollback_if_open(conn);
+    hv_errlist_free(&errs);
+    free(rows);
+    hv_buf_free(&file);
+    hv_buf_free(&json);
     return status;
 }
 

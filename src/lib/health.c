@@ -115,8 +115,9 @@ void hv_handle_metrics(hv_req_t *r)
     g.snapshot_age = hv_snapstore_age(srv->snap);
     snap = hv_snapshot_acquire(srv->snap);
     if (snap) {
-        g.certified_adults = snap->certified_adults;
-        g.certified_total = snap->certified_total;
+        const hv_view_t *now = hv_snapshot_year(snap, snap->current_year);
+        g.certified_adults = now->adults;
+        g.certified_total = now->total;
         hv_snapshot_release(snap);
     }
     hv_buf_init(&b);

@@ -126,6 +126,30 @@ void hv_fmt_dec2(double v, char out[32])
         snprintf(out, 32, "0");
 }
 
+void hv_fmt_cents(int64_t hundredths, char out[32])
+{
+    int64_t whole = hundredths / 100, frac = hundredths % 100;
+
+    if (hundredths < 0) {
+        snprintf(out, 32, "0");
+        return;
+    }
+    if (frac == 0)
+        snprintf(out, 32, "%lld", (long long)whole);
+    else if (frac % 10 == 0)
+        snprintf(out, 32, "%lld.%lld", (long long)whole, (long long)(frac / 10));
+    else
+        snprintf(out, 32, "%lld.%02lld", (long long)whole, (long long)frac);
+}
+
+void hv_json_cents(hv_json_t *j, int64_t hundredths)
+{
+    char tmp[32];
+    hv_fmt_cents(hundredths, tmp);
+    sep(j);
+    hv_buf_puts(j->out, tmp);
+}
+
 void hv_json_dec2(hv_json_t *j, double v)
 {
     char tmp[32];

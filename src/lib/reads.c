@@ -5,6 +5,7 @@
  */
 #include <event2/http.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -47,18 +48,66 @@ static void reply_rendered(hv_req_t *r, const char *content_type, const hv_buf_t
     hv_http_cached(r, content_type, b->data, b->len, etag);
 }
 
-/* The two documents pre-rendered in every snapshot. */
+/* Parses the request's query string into q; false after ending the request with 400. */
+static bool read_query(hv_req_t *r, hv_query_t *q)
+{
+    const char *uri = evhttp_request_get_uri(r->evreq), *qs = strchr(uri, '?'), *why = NULL;
+
+    q->n = 0;
+    if (qs && !hv_query_parse(qs + 1, strcspn(qs + 1, "#"), q, &why)) {
+        hv_http_problem(r, 400, "invalid_parameter", NULL, why);
+        return false;
+    }
+    return true;
+}
+
+/* ?year= (CONTRACT §9): default the current Vietnam-time year; a year before the campaign or
+ * after the current one is 400. Returns the year's index in the snapshot, or -1 after ending
+ * the request. */
+static int year_param(hv_req_t *r, const hv_query_t *q, const hv_snapshot_t *snap, int *year)
+{
+    const char *v = hv_query_get(q, "year");
+    char why[96];
+    int idx;
+
+    *year = snap->current_year;
+    if (v) {
+        size_t n = strlen(v);
+        bool digits = n == 4;
+        for (size_t i = 0; digits && i < n; i++)
+            digits = v[i] >= '0' && v[i] <= '9';
+        *year = digits ? atoi(v) : -1;
+    }
+    idx = hv_snapshot_year_index(snap, *year);
+    if (idx < 0 || *year < HV_FIRST_YEAR) {
+        snprintf(why, sizeof(why), "year must be a year from %d to %d", HV_FIRST_YEAR,
+                 snap->current_year);
+        hv_http_problem(r, 400, "invalid_parameter", "year", why);
+        return -1;
+    }
+    return idx;
+}
+
+/* The two documents pre-rendered for every year. */
 typedef enum doc_kind { DOC_PROGRESS, DOC_WARDS } doc_kind_t;
 
 static void serve_doc(hv_req_t *r, doc_kind_t kind)
 {
-    hv_snapshot_t *snap = hv_read_gate(r);
+    hv_query_t q;
+    hv_snapshot_t *snap;
     const hv_doc_t *d;
+    int year, idx;
 
+    if (!hv_http_is_get(r) || !read_query(r, &q))
+        return;
+    snap = hv_read_gate(r);
     if (!snap)
         return;
-    d = kind == DOC_PROGRESS ? &snap->progress : &snap->wards_doc;
-    hv_http_cached(r, "application/json", d->body, d->len, d->etag);
+    idx = year_param(r, &q, snap, &year);
+    if (idx >= 0) {
+        d = kind == DOC_PROGRESS ? &snap->progress_docs[idx] : &snap->wards_docs[idx];
+        hv_http_cached(r, "application/json", d->body, d->len, d->etag);
+    }
     hv_snapshot_release(snap);
 }
 
@@ -77,17 +126,25 @@ void hv_handle_wards(hv_req_t *r)
 /* GET /v1/wards/{code} */
 void hv_handle_ward(hv_req_t *r, const char *code)
 {
-    hv_snapshot_t *snap = hv_read_gate(r);
+    hv_query_t q;
+    hv_snapshot_t *snap;
     hv_buf_t b;
+    int year, idx;
 
+    if (!hv_http_is_get(r) || !read_query(r, &q))
+        return;
+    snap = hv_read_gate(r);
     if (!snap)
         return;
-    hv_buf_init(&b);
-    if (!hv_render_ward(snap, code, vn_today(), &b))
-        hv_http_problem(r, 404, "not_found", NULL, "no such current ward");
-    else
-        reply_rendered(r, "application/json", &b);
-    hv_buf_free(&b);
+    idx = year_param(r, &q, snap, &year);
+    if (idx >= 0) {
+        hv_buf_init(&b);
+        if (!hv_render_ward(snap, &snap->years[idx], code, vn_today(), &b))
+            hv_http_problem(r, 404, "not_found", NULL, "no such current ward");
+        else
+            reply_rendered(r, "application/json", &b);
+        hv_buf_free(&b);
+    }
     hv_snapshot_release(snap);
 }
 
@@ -110,21 +167,14 @@ static bool date_param(hv_req_t *r, const hv_query_t *q, const char *name, int32
 /* GET /v1/timeseries?ward=&from=&to= */
 void hv_handle_timeseries(hv_req_t *r)
 {
-    const char *uri = evhttp_request_get_uri(r->evreq), *qs = strchr(uri, '?'), *why = NULL;
     hv_query_t q;
     hv_snapshot_t *snap;
     const char *ward;
     int32_t from, to;
     hv_buf_t b;
 
-    if (!hv_http_is_get(r))
+    if (!hv_http_is_get(r) || !read_query(r, &q))
         return;
-    if (qs && !hv_query_parse(qs + 1, strcspn(qs + 1, "#"), &q, &why)) {
-        hv_http_problem(r, 400, "invalid_parameter", NULL, why);
-        return;
-    }
-    if (!qs)
-        q.n = 0;
     snap = hv_read_gate(r);
     if (!snap)
         return;
@@ -159,22 +209,64 @@ done:
     hv_snapshot_release(snap);
 }
 
-/* GET /v1/reports/wards.csv */
+static int32_t year_end(int year)
+{
+    return (int32_t)hv_date_to_days((hv_date_t){year, 12, 31});
+}
+
+/* GET /v1/reports/wards.csv?as_of=YYYY-MM-DD&year=YYYY (CONTRACT §10): the ward table as of a
+ * day (default: today for the current year, else the year's 31 December; never in the future)
+ * against a year's targets (default: the year of as_of). */
 void hv_handle_report(hv_req_t *r)
 {
-    hv_snapshot_t *snap = hv_read_gate(r);
+    hv_query_t q;
+    hv_snapshot_t *snap;
+    hv_view_t *built = NULL;
+    const hv_view_t *v;
+    int32_t today = vn_today(), as_of = HV_NO_DAY;
+    int year, idx;
     hv_buf_t b;
     char disp[96], date[16];
 
+    if (!hv_http_is_get(r) || !read_query(r, &q))
+        return;
+    snap = hv_read_gate(r);
     if (!snap)
         return;
+    if (!date_param(r, &q, "as_of", &as_of))
+        goto done;
+    if (as_of != HV_NO_DAY && as_of > today) {
+        hv_http_problem(r, 400, "invalid_parameter", "as_of", "as_of is in the future");
+        goto done;
+    }
+    if (as_of != HV_NO_DAY && !hv_query_get(&q, "year")) {
+        year = hv_days_to_date(as_of).year;
+        idx = hv_snapshot_year_index(snap, year);
+        if (idx < 0 || year < HV_FIRST_YEAR) {
+            hv_http_problem(r, 400, "invalid_parameter", "as_of",
+                            "as_of must fall in a campaign year, or give year");
+            goto done;
+        }
+    } else if ((idx = year_param(r, &q, snap, &year)) < 0) {
+        goto done;
+    }
+    if (as_of == HV_NO_DAY)
+        as_of = year == snap->current_year ? today : year_end(year);
+    if (as_of == year_end(year)) {
+        v = &snap->years[idx];
+    } else {
+        built = hv_view_build(snap, year, as_of);
+        v = built;
+    }
     hv_buf_init(&b);
-    hv_render_wards_csv(snap, &b);
-    hv_date_format(hv_time_vn_date(snap->as_of), date);
+    hv_render_wards_csv(snap, v, as_of, &b);
+    hv_date_format(hv_days_to_date(as_of), date);
     snprintf(disp, sizeof(disp), "attachment; filename=\"hocvu-wards-%s.csv\"", date);
     hv_http_add_header(r, "Content-Disposition", disp);
     reply_rendered(r, "text/csv; charset=utf-8", &b);
     hv_buf_free(&b);
+done:
+    hv_view_free(built);
     hv_snapshot_release(snap);
 }
 

@@ -35,6 +35,29 @@ static void put_by_group(hv_json_t *j, const int64_t g[5])
     hv_json_end(j);
 }
 
+static void put_pct(hv_json_t *j, const char *key, int64_t pct100)
+{
+    hv_json_key(j, key);
+    if (pct100 >= 0)
+        hv_json_cents(j, pct100);
+    else
+        hv_json_null(j);
+}
+
+static void put_day(hv_json_t *j, const char *key, int32_t day)
+{
+    char date[16];
+    hv_json_key(j, key);
+    if (day == HV_NO_DAY) {
+        hv_json_null(j);
+        return;
+    }
+    hv_date_format(hv_days_to_date(day), date);
+    hv_json_str(j, date);
+}
+
+static const char *const GROUP_NAMES[5] = {"all", "citizen", "official", "student", "worker"};
+
 /* The members shared by /v1/wards entries and /v1/wards/{code}; the object stays open. */
 static void put_ward_fields(hv_json_t *j, const hv_ward_stats_t *r)
 {
@@ -50,44 +73,56 @@ static void put_ward_fields(hv_json_t *j, const hv_ward_stats_t *r)
     else
         hv_json_null(j);
     hv_json_kbool(j, "target_estimated", r->target_estimated);
-    hv_json_key(j, "percent");
-    if (r->percent >= 0)
-        hv_json_dec2(j, r->percent);
-    else
-        hv_json_null(j);
+    put_pct(j, "percent", r->pct100);
+    put_day(j, "reached_on", r->reached_on);
     hv_json_kint(j, "rank", r->rank);
 }
 
-void hv_render_progress(const hv_snapshot_t *s, hv_buf_t *out)
+void hv_render_progress(const hv_snapshot_t *s, const hv_view_t *v, hv_buf_t *out)
 {
     hv_json_t j;
-    int64_t target = s->target;
+    int64_t target = v->target;
 
     hv_json_init(&j, out);
     hv_json_obj(&j);
+    hv_json_kint(&j, "year", v->year);
     hv_json_kint(&j, "target", target);
-    hv_json_kint(&j, "certified_adults", s->certified_adults);
-    hv_json_kint(&j, "certified_total", s->certified_total);
-    hv_json_key(&j, "percent");
-    hv_json_dec2(&j, target > 0 ? 100.0 * (double)s->certified_adults / (double)target : 0);
-    hv_json_kint(&j, "remaining", s->certified_adults >= target ? 0 : target - s->certified_adults);
-    put_by_group(&j, s->group_adults);
+    hv_json_kint(&j, "certified_adults", v->adults);
+    hv_json_kint(&j, "certified_total", v->total);
+    put_pct(&j, "percent", hv_pct100(v->adults, target));
+    hv_json_kint(&j, "remaining", v->adults >= target ? 0 : target - v->adults);
+    put_by_group(&j, v->group_adults);
+    hv_json_key(&j, "targets");
+    hv_json_arr(&j);
+    for (size_t i = 0; i < v->n_targets; i++) {
+        const hv_target_stat_t *t = &v->targets[i];
+        hv_json_obj(&j);
+        hv_json_kstr(&j, "scope", "city");
+        hv_json_kstr(&j, "group", GROUP_NAMES[t->grp]);
+        hv_json_kstr(&j, "measure", t->all_ages ? "all" : "adults");
+        hv_json_kint(&j, "target", t->target);
+        hv_json_kint(&j, "certified", t->certified);
+        put_pct(&j, "percent", t->pct100);
+        hv_json_end(&j);
+    }
+    hv_json_end(&j);
     hv_json_kint(&j, "wards", (int64_t)s->wards->n_wards);
-    hv_json_kint(&j, "wards_at_target", s->wards_at_target);
+    hv_json_kint(&j, "wards_at_target", v->wards_at_target);
     put_as_of(&j, s->as_of);
     hv_json_end(&j);
 }
 
-void hv_render_wards(const hv_snapshot_t *s, hv_buf_t *out)
+void hv_render_wards(const hv_snapshot_t *s, const hv_view_t *v, hv_buf_t *out)
 {
     hv_json_t j;
 
     hv_json_init(&j, out);
     hv_json_obj(&j);
+    hv_json_kint(&j, "year", v->year);
     hv_json_key(&j, "wards");
     hv_json_arr(&j);
     for (size_t i = 0; i < s->wards->n_wards; i++) {
-        put_ward_fields(&j, &s->stats[s->ranked[i]]);
+        put_ward_fields(&j, &v->stats[v->ranked[i]]);
         hv_json_end(&j);
     }
     hv_json_end(&j);
@@ -121,18 +156,25 @@ static void put_points(hv_json_t *j, const hv_day_point_t *series, size_t n, int
     hv_json_end(j);
 }
 
-bool hv_render_ward(const hv_snapshot_t *s, const char *code, int32_t today, hv_buf_t *out)
+bool hv_render_ward(const hv_snapshot_t *s, const hv_view_t *v, const char *code, int32_t today,
+                    hv_buf_t *out)
 {
-    const hv_ward_stats_t *r = hv_snapshot_find(s, code);
+    const hv_ward_stats_t *r = hv_view_find(s, v, code);
+    const hv_day_point_t *series;
+    size_t n;
     hv_json_t j;
 
     if (!r)
         return false;
+    series = hv_snapshot_series(s, code, &n);
+    if (v->cutoff < today)
+        today = v->cutoff;
     hv_json_init(&j, out);
     put_ward_fields(&j, r);
     put_by_group(&j, r->group_adults);
     hv_json_key(&j, "last_30_days");
-    put_points(&j, r->series, r->n_series, today - 29, today);
+    put_points(&j, series, n, today - 29, today);
+    hv_json_kint(&j, "year", v->year);
     put_as_of(&j, s->as_of);
     hv_json_end(&j);
     return true;
@@ -141,7 +183,8 @@ bool hv_render_ward(const hv_snapshot_t *s, const char *code, int32_t today, hv_
 void hv_render_timeseries(const hv_snapshot_t *s, const char *code, int32_t from, int32_t to,
                           hv_buf_t *out)
 {
-    const hv_ward_stats_t *r = code ? hv_snapshot_find(s, code) : NULL;
+    size_t n;
+    const hv_day_point_t *series = hv_snapshot_series(s, code, &n);
     char f[16], t[16];
     hv_json_t j;
 
@@ -149,14 +192,11 @@ void hv_render_timeseries(const hv_snapshot_t *s, const char *code, int32_t from
     hv_date_format(hv_days_to_date(to), t);
     hv_json_init(&j, out);
     hv_json_obj(&j);
-    hv_json_kstr(&j, "ward", r ? r->ward->code : NULL);
+    hv_json_kstr(&j, "ward", code && series ? code : NULL);
     hv_json_kstr(&j, "from", f);
     hv_json_kstr(&j, "to", t);
     hv_json_key(&j, "points");
-    if (r)
-        put_points(&j, r->series, r->n_series, from, to);
-    else
-        put_points(&j, s->city_series, s->n_city_series, from, to);
+    put_points(&j, series, n, from, to);
     put_as_of(&j, s->as_of);
     hv_json_end(&j);
 }
@@ -183,17 +223,18 @@ static void csv_text(hv_buf_t *b, const char *v)
     hv_buf_putc(b, '"');
 }
 
-void hv_render_wards_csv(const hv_snapshot_t *s, hv_buf_t *out)
+void hv_render_wards_csv(const hv_snapshot_t *s, const hv_view_t *v, int32_t as_of_day,
+                         hv_buf_t *out)
 {
-    char ts[32], pct[32];
+    char day[16], pct[32], reached[16];
 
     /* The BOM makes spreadsheet programs read the Vietnamese names as UTF-8. */
     hv_buf_puts(out, "\xEF\xBB\xBF");
     hv_buf_puts(out, "rank,code,name,type,certified_adults,certified_total,target,"
-                     "target_estimated,percent,as_of\r\n");
-    hv_time_format_utc(s->as_of, ts);
+                     "target_estimated,percent,reached_on,as_of\r\n");
+    hv_date_format(hv_days_to_date(as_of_day), day);
     for (size_t i = 0; i < s->wards->n_wards; i++) {
-        const hv_ward_stats_t *r = &s->stats[s->ranked[i]];
+        const hv_ward_stats_t *r = &v->stats[v->ranked[i]];
         hv_buf_printf(out, "%d,%s,", r->rank, r->ward->code);
         csv_text(out, r->ward->name);
         hv_buf_putc(out, ',');
@@ -202,10 +243,15 @@ void hv_render_wards_csv(const hv_snapshot_t *s, hv_buf_t *out)
         if (r->target >= 0)
             hv_buf_printf(out, "%lld", (long long)r->target);
         hv_buf_printf(out, ",%s,", r->target_estimated ? "true" : "false");
-        if (r->percent >= 0) {
-            hv_fmt_dec2(r->percent, pct);
+        if (r->pct100 >= 0) {
+            hv_fmt_cents(r->pct100, pct);
             hv_buf_puts(out, pct);
         }
-        hv_buf_printf(out, ",%s\r\n", ts);
+        hv_buf_putc(out, ',');
+        if (r->reached_on != HV_NO_DAY) {
+            hv_date_format(hv_days_to_date(r->reached_on), reached);
+            hv_buf_puts(out, reached);
+        }
+        hv_buf_printf(out, ",%s\r\n", day);
     }
 }

@@ -12,8 +12,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "hocvu/event.h"
 #include "hocvu/janitor.h"
 #include "hocvu/log.h"
+#include "hocvu/timeutil.h"
 
 #define HV_SNAPSHOT_FULL_EVERY_MS 30000 /* re-read counters at least this often regardless */
 
@@ -139,12 +141,14 @@ static void publish(hv_snapstore_t *st, hv_snapshot_t *next)
 }
 
 /* One refresh: returns 0 when PostgreSQL answered (whether or not anything changed). One scan of
- * the counters yields both the (ward, group) totals and the (ward, day) series. */
+ * the counters, per (ward, group, day), yields every year's view and the daily series. */
 static int refresh(hv_snapstore_t *st)
 {
     hv_wardtab_t *wards;
     PGresult *res;
     hv_count_row_t *rows;
+    hv_target_t *targets;
+    int n_targets;
     hv_snapshot_t *prev, *next = NULL;
     char err[256];
     uint64_t hash;
@@ -163,33 +167,60 @@ static int refresh(hv_snapstore_t *st)
         log_down(st, "snapshot query failed", err);
         return -1;
     }
-    uint64_t whash = hv_wardtab_hash(wards);
+    /* The targets (a few hundred rows at most) are read whole every cycle; they go into the
+     * hash, so an import shows within one cycle. */
+    uint64_t whash = hv_wardtab_hash(wards), thash;
+    res = query(st, "SELECT year, scope, grp, measure, coalesce(effective, -1) FROM hv_targets");
+    if (!res) {
+        hv_wardtab_free(wards);
+        return -1;
+    }
+    n_targets = PQntuples(res);
+    targets = hv_xcalloc(n_targets ? (size_t)n_targets : 1, sizeof(*targets));
+    thash = 0;
+    for (int r = 0; r < n_targets; r++) {
+        hv_target_t *t = &targets[r];
+        const char *g = PQgetvalue(res, r, 2);
+        t->year = atoi(PQgetvalue(res, r, 0));
+        snprintf(t->scope, sizeof(t->scope), "%s", PQgetvalue(res, r, 1));
+        t->grp = 0;
+        for (int k = 1; k <= 4; k++)
+            if (strcmp(g, hv_group_name((hv_group_t)k)) == 0)
+                t->grp = k;
+        t->all_ages = strcmp(PQgetvalue(res, r, 3), "all") == 0;
+        t->value = int_or(res, r, 4, -1);
+        thash += hv_mix64(hv_fnv1a(HV_FNV_OFFSET ^ 0x7461726765747321ull, t, sizeof(*t)));
+    }
+    PQclear(res);
+
+    whash += thash;
     if (version == st->built_version && whash == st->built_wards_hash &&
         now_ms() - st->built_at_ms < HV_SNAPSHOT_FULL_EVERY_MS) {
         /* Nothing moved: confirm the current snapshot without scanning the counters. */
+        free(targets);
         hv_wardtab_free(wards);
         publish(st, NULL);
         return 0;
     }
     res = query(st, "SELECT ward, grp, (day - date '1970-01-01'), sum(adults)::bigint, "
-                    "sum(total)::bigint FROM counters "
-                    "GROUP BY GROUPING SETS ((ward, grp), (ward, day)) "
+                    "sum(total)::bigint FROM counters GROUP BY ward, grp, day "
                     "HAVING sum(adults) <> 0 OR sum(total) <> 0");
     if (!res) {
+        free(targets);
         hv_wardtab_free(wards);
         return -1;
     }
     n = PQntuples(res);
     rows = hv_xcalloc(n ? (size_t)n : 1, sizeof(*rows));
-    /* Order-independent hash of the rows: a sum of per-row hashes, each mixed so that a +1 on
-     * two rows cannot cancel out (seen: one certificate counted on its (ward, group) and its
-     * (ward, day) row). */
+    /* Order-independent hash of the rows: a sum of per-row hashes, each mixed so that changes
+     * on two rows cannot cancel out. */
     hash = whash;
     for (int r = 0; r < n; r++) {
         hv_count_row_t *c = &rows[r];
+        memset(c, 0, sizeof(*c));
         snprintf(c->ward, sizeof(c->ward), "%s", PQgetvalue(res, r, 0));
-        c->grp = PQgetisnull(res, r, 1) ? 0 : atoi(PQgetvalue(res, r, 1));
-        c->day = PQgetisnull(res, r, 2) ? HV_NO_DAY : (int32_t)atol(PQgetvalue(res, r, 2));
+        c->grp = atoi(PQgetvalue(res, r, 1));
+        c->day = (int32_t)atol(PQgetvalue(res, r, 2));
         c->adults = int_or(res, r, 3, 0);
         c->total = int_or(res, r, 4, 0);
         hash += hv_mix64(hv_fnv1a(HV_FNV_OFFSET, c, sizeof(*c)));
@@ -200,15 +231,19 @@ static int refresh(hv_snapstore_t *st)
         hv_log(HV_LOG_INFO, "snapshot database available", NULL);
     st->logged_down = false;
 
+    int64_t now = (int64_t)time(NULL);
+    int year = hv_time_vn_date(now).year;
+    hash += (uint64_t)year * 0x9E3779B97F4A7C15ull; /* a new year is a new set of documents */
     prev = hv_snapshot_acquire(st);
     if (prev && prev->data_hash == hash) {
         /* Nothing changed: keep the old snapshot, its as_of and its ETags. */
         hv_wardtab_free(wards);
     } else {
-        next =
-            hv_snapshot_build(wards, rows, (size_t)n, st->cfg->target, (int64_t)time(NULL), hash);
+        next = hv_snapshot_build(wards, rows, (size_t)n, targets, (size_t)n_targets,
+                                 st->cfg->target, year, now, hash);
     }
     free(rows);
+    free(targets);
     hv_snapshot_release(prev);
     publish(st, next);
     st->built_version = version;

@@ -68,15 +68,19 @@ static void stream_push(stream_client_t *c, const hv_snapshot_t *snap)
 {
     hv_buf_t b;
 
-    if (!snap || strcmp(c->etag, snap->progress.etag) == 0)
+    if (!snap ||
+        strcmp(c->etag, snap->progress_docs[snap->current_year - snap->first_year].etag) == 0)
         return;
     hv_buf_init(&b);
-    hv_buf_printf(&b, "event: progress\nid: %s\ndata: ", snap->progress.etag);
-    hv_buf_append(&b, snap->progress.body, snap->progress.len);
+    hv_buf_printf(&b, "event: progress\nid: %s\ndata: ",
+                  snap->progress_docs[snap->current_year - snap->first_year].etag);
+    hv_buf_append(&b, snap->progress_docs[snap->current_year - snap->first_year].body,
+                  snap->progress_docs[snap->current_year - snap->first_year].len);
     hv_buf_puts(&b, "\n\n");
     stream_send(c, b.data, b.len);
     hv_buf_free(&b);
-    memcpy(c->etag, snap->progress.etag, sizeof(c->etag));
+    memcpy(c->etag, snap->progress_docs[snap->current_year - snap->first_year].etag,
+           sizeof(c->etag));
 }
 
 /* Ends one stream from our side (shutdown). */
