@@ -22,9 +22,12 @@ static void usage(FILE *f)
           "Commands:\n"
           "  migrate                       apply the embedded SQL migrations the database\n"
           "                                lacks (idempotent; concurrent runs wait in turn)\n"
-          "  wards import FILE.csv         load or update the current units; columns by header\n"
-          "                                name: code,name,type required, population,target,\n"
-          "                                population_flag optional; all rows or none\n"
+          "  wards import [--province CODE] FILE.csv\n"
+          "                                load or update the current units; columns by header\n"
+          "                                name: code,name,type required (phuong, xa, dac_khu),\n"
+          "                                population,target,population_flag optional; all\n"
+          "                                rows or none; --province keeps the rows whose\n"
+          "                                province_code is CODE (the national list)\n"
           "  wards import-legacy FILE.csv  load the pre-1 July 2025 units and their current\n"
           "                                units; columns old_code,old_name,new_codes,split\n"
           "  targets import FILE.csv       replace the targets of the years in the file;\n"
@@ -64,7 +67,8 @@ static int usage_error(const char *reason, const char *arg)
 
 /* Runs a command that needs the database: connects, calls it, disconnects. Exactly one of the
  * argument combinations is used depending on `cmd`. Returns the exit status. */
-static int with_database(const char *url, const char *cmd, const char *file, bool repair)
+static int with_database(const char *url, const char *cmd, const char *file, bool repair,
+                         const char *province)
 {
     int status = HV_CTL_FAILED;
     PGconn *conn = hv_ctl_connect(url, stderr);
@@ -74,7 +78,7 @@ static int with_database(const char *url, const char *cmd, const char *file, boo
     if (strcmp(cmd, "migrate") == 0)
         status = hv_ctl_migrate(conn, stdout, stderr);
     else if (strcmp(cmd, "import") == 0)
-        status = hv_ctl_wards_import(conn, file, stdout, stderr);
+        status = hv_ctl_wards_import(conn, file, province, stdout, stderr);
     else if (strcmp(cmd, "import-legacy") == 0)
         status = hv_ctl_wards_import_legacy(conn, file, stdout, stderr);
     else if (strcmp(cmd, "targets-import") == 0)
@@ -144,7 +148,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "migrate") == 0) {
         if (nargs != 0)
             return usage_error("migrate takes no arguments, got", args[0]);
-        return with_database(url, "migrate", NULL, false);
+        return with_database(url, "migrate", NULL, false, NULL);
     }
     if (strcmp(cmd, "reconcile") == 0) {
         bool repair = false;
@@ -155,17 +159,34 @@ int main(int argc, char **argv)
             else
                 return usage_error("unknown reconcile argument", args[k]);
         }
-        return with_database(url, "reconcile", NULL, repair);
+        return with_database(url, "reconcile", NULL, repair, NULL);
     }
     if (strcmp(cmd, "wards") == 0) {
         if (nargs == 0)
             return usage_error("wards needs a subcommand: import or import-legacy", NULL);
         if (strcmp(args[0], "import") != 0 && strcmp(args[0], "import-legacy") != 0)
             return usage_error("unknown wards subcommand", args[0]);
-        if (nargs != 2)
-            return usage_error(
-                nargs < 2 ? "missing FILE.csv for wards" : "too many arguments for wards", args[0]);
-        return with_database(url, args[0], args[1], false);
+        const char *province = NULL, *file = NULL;
+        for (int k = 1; k < nargs; k++) {
+            if (strcmp(args[0], "import") == 0 && strcmp(args[k], "--province") == 0) {
+                if (k + 1 >= nargs)
+                    return usage_error("option requires an argument", "--province");
+                province = args[++k];
+            } else if (strcmp(args[0], "import") == 0 && strncmp(args[k], "--province=", 11) == 0) {
+                province = args[k] + 11;
+            } else if (!file && args[k][0] != '-') {
+                file = args[k];
+            } else {
+                return usage_error(file ? "too many arguments for wards" : "unknown wards option",
+                                   args[k]);
+            }
+        }
+        if (!file)
+            return usage_error("missing FILE.csv for wards", args[0]);
+        if (province && (strlen(province) != 2 || province[0] < '0' || province[0] > '9' ||
+                         province[1] < '0' || province[1] > '9'))
+            return usage_error("--province takes a 2-digit province code (e.g. 92, 31)", province);
+        return with_database(url, args[0], file, false, province);
     }
     if (strcmp(cmd, "targets") == 0) {
         if (nargs == 0 || strcmp(args[0], "import") != 0)
@@ -174,7 +195,7 @@ int main(int argc, char **argv)
             return usage_error(nargs < 2 ? "missing FILE.csv for targets import"
                                          : "too many arguments for targets import",
                                args[0]);
-        return with_database(url, "targets-import", args[1], false);
+        return with_database(url, "targets-import", args[1], false, NULL);
     }
     return usage_error("unknown command", cmd);
 }

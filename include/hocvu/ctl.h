@@ -11,6 +11,7 @@
 
 #include <libpq-fe.h>
 
+#include "hocvu/errlist.h"
 #include "hocvu/util.h"
 
 /* Exit statuses of hocvuctl. */
@@ -36,18 +37,20 @@ void hv_ctl_import_free(hv_ctl_import_t *imp);
 
 /*
  * Parses and validates a current-wards CSV held in data[0..len) (borrowed); path is used only in
- * messages. Columns by header name: code, name, type required; population, target,
- * population_flag optional; others ignored. On success fills *imp (caller frees with
- * hv_ctl_import_free) and returns 0; on the first bad row returns -1 with
- * "PATH:LINE: reason (column NAME)" in err and *imp empty.
+ * messages. Columns by header name: code, name, type (phuong, xa or dac_khu) required;
+ * population, target, population_flag optional; others ignored. With province, only the rows
+ * whose province_code is that code are read (the national list serves any province). On
+ * success fills *imp (caller frees with hv_ctl_import_free) and returns 0; otherwise returns -1
+ * with every bad row added to errs as "PATH:LINE: reason (column NAME)" and *imp empty.
  */
 HV_MUST_CHECK int hv_ctl_wards_parse(const char *path, const char *data, size_t len,
-                                     hv_ctl_import_t *imp, char *err, size_t errlen);
+                                     const char *province, hv_ctl_import_t *imp,
+                                     hv_errlist_t *errs);
 
 /* As hv_ctl_wards_parse, for the pre-2025 units (columns old_code, old_name, new_codes, split).
  * Each JSON object also carries its line for the database-side checks. */
 HV_MUST_CHECK int hv_ctl_legacy_parse(const char *path, const char *data, size_t len,
-                                      hv_ctl_import_t *imp, char *err, size_t errlen);
+                                      hv_ctl_import_t *imp, hv_errlist_t *errs);
 
 /*
  * Opens a connection to url (conninfo or URI) for hocvuctl. Returns the connection (caller
@@ -63,7 +66,8 @@ PGconn *hv_ctl_connect(const char *url, FILE *errf);
 int hv_ctl_migrate(PGconn *conn, FILE *out, FILE *errf);
 /* Loads the file at path in one transaction; all rows are validated before anything is written,
  * and re-importing the same file changes nothing. */
-int hv_ctl_wards_import(PGconn *conn, const char *path, FILE *out, FILE *errf);
+int hv_ctl_wards_import(PGconn *conn, const char *path, const char *province, FILE *out,
+                        FILE *errf);
 /* As hv_ctl_wards_import for the legacy units; every new code must already be a ward. */
 int hv_ctl_wards_import_legacy(PGconn *conn, const char *path, FILE *out, FILE *errf);
 /* Replaces every target of the years the file names (CONTRACT §9), all or nothing; every bad

@@ -29,10 +29,10 @@ void hv_ctl_import_free(hv_ctl_import_t *imp)
     memset(imp, 0, sizeof(*imp));
 }
 
-/* Formats "PATH:LINE: reason (column NAME)" into err (column may be NULL); returns -1. */
-static int row_fail(char *err, size_t errlen, const char *path, long line, const char *column,
-                    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-static int row_fail(char *err, size_t errlen, const char *path, long line, const char *column,
+/* Adds "PATH:LINE: reason (column NAME)" to the bad rows (column may be NULL); returns -1. */
+static int row_fail(hv_errlist_t *errs, const char *path, long line, const char *column,
+                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static int row_fail(hv_errlist_t *errs, const char *path, long line, const char *column,
                     const char *fmt, ...)
 {
     char reason[256];
@@ -42,9 +42,9 @@ static int row_fail(char *err, size_t errlen, const char *path, long line, const
     vsnprintf(reason, sizeof(reason), fmt, ap);
     va_end(ap);
     if (column)
-        snprintf(err, errlen, "%s:%ld: %s (column %s)", path, line, reason, column);
+        hv_errlist_add(errs, path, line, "%s (column %s)", reason, column);
     else
-        snprintf(err, errlen, "%s:%ld: %s", path, line, reason);
+        hv_errlist_add(errs, path, line, "%s", reason);
     return -1;
 }
 
@@ -122,28 +122,28 @@ static bool clean_text(const char *s, size_t n)
 }
 
 /* Looks up a column that must be present. Returns its index, or -1 with err set. */
-static int required_column(const hv_csv_t *csv, const char *path, const char *name, char *err,
-                           size_t errlen)
+static int required_column(const hv_csv_t *csv, const char *path, const char *name,
+                           hv_errlist_t *errs)
 {
     int col = hv_csv_column(csv, name);
 
     if (col < 0)
-        row_fail(err, errlen, path, csv->record_line, name, "required column is missing");
+        row_fail(errs, path, csv->record_line, name, "required column is missing");
     return col;
 }
 
 /* Validates a required text field of the current record and writes it as the string member
  * "key" of the open object. Returns 0, or -1 with err set. */
 static int put_text(hv_json_t *json, const hv_csv_t *csv, int col, const char *key,
-                    const char *path, char *err, size_t errlen)
+                    const char *path, hv_errlist_t *errs)
 {
     size_t n;
     const char *v = trimmed(hv_csv_field(csv, col), &n);
 
     if (n == 0)
-        return row_fail(err, errlen, path, csv->record_line, key, "%s is empty", key);
+        return row_fail(errs, path, csv->record_line, key, "%s is empty", key);
     if (!clean_text(v, n))
-        return row_fail(err, errlen, path, csv->record_line, key,
+        return row_fail(errs, path, csv->record_line, key,
                         "%s is not valid UTF-8 text or contains a control character", key);
     hv_json_key(json, key);
     hv_json_strn(json, v, n);
@@ -153,7 +153,7 @@ static int put_text(hv_json_t *json, const hv_csv_t *csv, int col, const char *k
 /* Validates an optional non-negative integer field (empty = null) and writes it as member
  * "key". A column that the file lacks (col < 0) writes nothing. Returns 0 or -1 with err. */
 static int put_count(hv_json_t *json, const hv_csv_t *csv, int col, const char *key,
-                     const char *path, char *err, size_t errlen)
+                     const char *path, hv_errlist_t *errs)
 {
     size_t n;
     const char *v;
@@ -161,47 +161,58 @@ static int put_count(hv_json_t *json, const hv_csv_t *csv, int col, const char *
     if (col < 0)
         return 0;
     v = trimmed(hv_csv_field(csv, col), &n);
-    hv_json_key(json, key);
-    if (n == 0) {
-        hv_json_null(json);
-        return 0;
-    }
-    if (!all_digits(v, n) || n > HV_MAX_INT_DIGITS)
-        return row_fail(err, errlen, path, csv->record_line, key,
+    if (n > 0 && (!all_digits(v, n) || n > HV_MAX_INT_DIGITS))
+        return row_fail(errs, path, csv->record_line, key,
                         "%s must be empty or a non-negative integer, got \"%.*s\"", key,
                         (int)(n > 40 ? 40 : n), v);
-    hv_json_int(json, strtoll(v, NULL, 10));
+    /* Written only once valid, so a bad field leaves the row's object well formed. */
+    hv_json_key(json, key);
+    if (n == 0)
+        hv_json_null(json);
+    else
+        hv_json_int(json, strtoll(v, NULL, 10));
     return 0;
 }
 
 /* Reports a CSV syntax error of the reader as "PATH:LINE: reason"; returns -1. */
-static int csv_fail(const hv_csv_t *csv, const char *path, char *err, size_t errlen)
+static int csv_fail(const hv_csv_t *csv, const char *path, hv_errlist_t *errs)
 {
-    return row_fail(err, errlen, path, csv->err_line, NULL, "%s", csv->errstr);
+    return row_fail(errs, path, csv->err_line, NULL, "%s", csv->errstr);
 }
 
-int hv_ctl_wards_parse(const char *path, const char *data, size_t len, hv_ctl_import_t *imp,
-                       char *err, size_t errlen)
+static bool ward_type_ok(const char *v, size_t n)
 {
-    int rc = -1;
+    return (n == 6 && memcmp(v, "phuong", 6) == 0) || (n == 2 && memcmp(v, "xa", 2) == 0) ||
+           (n == 7 && memcmp(v, "dac_khu", 7) == 0);
+}
+
+int hv_ctl_wards_parse(const char *path, const char *data, size_t len, const char *province,
+                       hv_ctl_import_t *imp, hv_errlist_t *errs)
+{
+    size_t bad_before = errs->total;
     int r;
-    int c_code, c_name, c_type, c_pop, c_target, c_flag;
+    int c_code, c_name, c_type, c_pop, c_target, c_flag, c_prov = -1;
     uint32_t *seen = NULL; /* line of the first row with each code, 0 = not seen */
     hv_csv_t csv;
     hv_json_t j;
+    hv_buf_t row;
 
     memset(imp, 0, sizeof(*imp));
     hv_buf_init(&imp->json);
+    hv_buf_init(&row);
     hv_json_init(&j, &imp->json);
     hv_csv_init(&csv, data, len);
     if (hv_csv_read_header(&csv) < 0) {
-        csv_fail(&csv, path, err, errlen);
-        goto failed;
+        csv_fail(&csv, path, errs);
+        goto done;
     }
-    if ((c_code = required_column(&csv, path, "code", err, errlen)) < 0 ||
-        (c_name = required_column(&csv, path, "name", err, errlen)) < 0 ||
-        (c_type = required_column(&csv, path, "type", err, errlen)) < 0)
-        goto failed;
+    c_code = required_column(&csv, path, "code", errs);
+    c_name = required_column(&csv, path, "name", errs);
+    c_type = required_column(&csv, path, "type", errs);
+    if (province && (c_prov = required_column(&csv, path, "province_code", errs)) < 0)
+        row_fail(errs, path, 1, NULL, "--province needs a province_code column");
+    if (errs->total > bad_before)
+        goto done;
     c_pop = hv_csv_column(&csv, "population");
     c_target = hv_csv_column(&csv, "target");
     c_flag = hv_csv_column(&csv, "population_flag");
@@ -213,64 +224,78 @@ int hv_ctl_wards_parse(const char *path, const char *data, size_t len, hv_ctl_im
     hv_json_arr(&j);
     while ((r = hv_csv_next(&csv)) == 1) {
         long line = csv.record_line;
-        size_t n;
+        size_t n, bad = errs->total;
         const char *code = trimmed(hv_csv_field(&csv, c_code), &n);
+        hv_json_t rj;
 
+        if (province) {
+            size_t pn;
+            const char *pv = trimmed(hv_csv_field(&csv, c_prov), &pn);
+            if (pn != strlen(province) || memcmp(pv, province, pn) != 0)
+                continue; /* another province's unit */
+        }
+        /* Each row is written on its own and kept only when every field passed, so that
+         * every bad row is found and reported. */
+        hv_buf_reset(&row);
+        hv_json_init(&rj, &row);
+        hv_json_obj(&rj);
         if (!is_code(code, n)) {
-            row_fail(err, errlen, path, line, "code", "code must be exactly 5 digits, got \"%.*s\"",
+            row_fail(errs, path, line, "code", "code must be exactly 5 digits, got \"%.*s\"",
                      (int)(n > 40 ? 40 : n), code);
-            goto failed;
+        } else {
+            uint32_t *first = &seen[strtol(code, NULL, 10)];
+            if (*first)
+                row_fail(errs, path, line, "code", "duplicate code %.5s, first on line %u", code,
+                         *first);
+            else
+                *first = (uint32_t)line;
+            hv_json_key(&rj, "code");
+            hv_json_strn(&rj, code, n);
         }
-        uint32_t *first = &seen[strtol(code, NULL, 10)];
-        if (*first) {
-            row_fail(err, errlen, path, line, "code", "duplicate code %.5s, first on line %u", code,
-                     *first);
-            goto failed;
+        (void)put_text(&rj, &csv, c_name, "name", path, errs);
+        if (put_text(&rj, &csv, c_type, "type", path, errs) == 0) {
+            const char *type = trimmed(hv_csv_field(&csv, c_type), &n);
+            if (!ward_type_ok(type, n))
+                row_fail(errs, path, line, "type",
+                         "type must be phuong, xa or dac_khu, got \"%.*s\"", (int)(n > 40 ? 40 : n),
+                         type);
         }
-        *first = (uint32_t)line;
-
-        hv_json_obj(&j);
-        hv_json_key(&j, "code");
-        hv_json_strn(&j, code, n);
-        if (put_text(&j, &csv, c_name, "name", path, err, errlen) < 0 ||
-            put_text(&j, &csv, c_type, "type", path, err, errlen) < 0 ||
-            put_count(&j, &csv, c_pop, "population", path, err, errlen) < 0 ||
-            put_count(&j, &csv, c_target, "target", path, err, errlen) < 0)
-            goto failed;
+        (void)put_count(&rj, &csv, c_pop, "population", path, errs);
+        (void)put_count(&rj, &csv, c_target, "target", path, errs);
         if (c_flag >= 0) {
             const char *flag = trimmed(hv_csv_field(&csv, c_flag), &n);
 
             if (n == 0) {
-                hv_json_kstr(&j, "population_flag", NULL);
+                hv_json_kstr(&rj, "population_flag", NULL);
             } else if (!clean_text(flag, n)) {
-                row_fail(err, errlen, path, line, "population_flag",
+                row_fail(errs, path, line, "population_flag",
                          "population_flag is not valid UTF-8 text or contains a control "
                          "character");
-                goto failed;
             } else {
-                hv_json_key(&j, "population_flag");
-                hv_json_strn(&j, flag, n);
+                hv_json_key(&rj, "population_flag");
+                hv_json_strn(&rj, flag, n);
             }
         }
-        hv_json_end(&j);
-        imp->rows++;
+        hv_json_end(&rj);
+        if (errs->total == bad) {
+            hv_json_raw(&j, row.data, row.len);
+            imp->rows++;
+        }
     }
-    if (r < 0) {
-        csv_fail(&csv, path, err, errlen);
-        goto failed;
-    }
-    if (imp->rows == 0) {
-        row_fail(err, errlen, path, csv.line, NULL, "no records after the header");
-        goto failed;
-    }
+    if (r < 0)
+        csv_fail(&csv, path, errs);
+    else if (imp->rows == 0 && errs->total == bad_before && province)
+        row_fail(errs, path, csv.line, NULL, "no units of province %s in the file", province);
+    else if (imp->rows == 0 && errs->total == bad_before)
+        row_fail(errs, path, csv.line, NULL, "no records after the header");
     hv_json_end(&j);
-    rc = 0;
-failed:
-    if (rc < 0)
+done:
+    if (errs->total > bad_before)
         hv_ctl_import_free(imp);
     free(seen);
+    hv_buf_free(&row);
     hv_csv_free(&csv);
-    return rc;
+    return errs->total > bad_before ? -1 : 0;
 }
 
 /* Parses a split value: full/false → false, partial/true → true. Returns 0 or -1. */
@@ -289,7 +314,7 @@ static int parse_split(const char *v, size_t n, bool *split)
 /* Validates the '|'-separated new_codes field of the current record and writes it as the array
  * member "new_codes". *count receives the number of codes. Returns 0, or -1 with err set. */
 static int put_new_codes(hv_json_t *json, const hv_csv_t *csv, int col, const char *path,
-                         size_t *count, char *err, size_t errlen)
+                         size_t *count, hv_errlist_t *errs)
 {
     size_t n;
     const char *v = trimmed(hv_csv_field(csv, col), &n);
@@ -298,9 +323,7 @@ static int put_new_codes(hv_json_t *json, const hv_csv_t *csv, int col, const ch
 
     *count = 0;
     if (n == 0)
-        return row_fail(err, errlen, path, csv->record_line, "new_codes", "new_codes is empty");
-    hv_json_key(json, "new_codes");
-    hv_json_arr(json);
+        return row_fail(errs, path, csv->record_line, "new_codes", "new_codes is empty");
     while (v <= end) {
         const char *bar = memchr(v, '|', (size_t)(end - v));
         const char *stop = bar ? bar : end;
@@ -313,111 +336,113 @@ static int put_new_codes(hv_json_t *json, const hv_csv_t *csv, int col, const ch
         while (len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t'))
             len--;
         if (!is_code(v, len))
-            return row_fail(err, errlen, path, csv->record_line, "new_codes",
+            return row_fail(errs, path, csv->record_line, "new_codes",
                             "each new code must be exactly 5 digits, got \"%.*s\"",
                             (int)(len > 40 ? 40 : len), v);
         for (size_t i = 0; i < *count; i++)
             if (memcmp(codes[i], v, 5) == 0)
-                return row_fail(err, errlen, path, csv->record_line, "new_codes",
+                return row_fail(errs, path, csv->record_line, "new_codes",
                                 "new code %.5s is listed twice", v);
         if (*count == HV_ARRAY_LEN(codes))
-            return row_fail(err, errlen, path, csv->record_line, "new_codes",
-                            "more than %zu new codes", HV_ARRAY_LEN(codes));
+            return row_fail(errs, path, csv->record_line, "new_codes", "more than %zu new codes",
+                            HV_ARRAY_LEN(codes));
         memcpy(codes[*count], v, 5);
-        hv_json_strn(json, v, 5);
         (*count)++;
         v = stop + 1;
     }
+    /* Written only once every code is valid, so the row's object stays well formed. */
+    hv_json_key(json, "new_codes");
+    hv_json_arr(json);
+    for (size_t i = 0; i < *count; i++)
+        hv_json_strn(json, codes[i], 5);
     hv_json_end(json);
     return 0;
 }
 
 int hv_ctl_legacy_parse(const char *path, const char *data, size_t len, hv_ctl_import_t *imp,
-                        char *err, size_t errlen)
+                        hv_errlist_t *errs)
 {
-    int rc = -1;
+    size_t bad_before = errs->total;
     int r;
     int c_code, c_name, c_new, c_split;
     uint32_t *seen = NULL;
     hv_csv_t csv;
     hv_json_t j;
+    hv_buf_t row;
 
     memset(imp, 0, sizeof(*imp));
     hv_buf_init(&imp->json);
+    hv_buf_init(&row);
     hv_json_init(&j, &imp->json);
     hv_csv_init(&csv, data, len);
     if (hv_csv_read_header(&csv) < 0) {
-        csv_fail(&csv, path, err, errlen);
-        goto failed;
+        csv_fail(&csv, path, errs);
+        goto done;
     }
-    if ((c_code = required_column(&csv, path, "old_code", err, errlen)) < 0 ||
-        (c_name = required_column(&csv, path, "old_name", err, errlen)) < 0 ||
-        (c_new = required_column(&csv, path, "new_codes", err, errlen)) < 0 ||
-        (c_split = required_column(&csv, path, "split", err, errlen)) < 0)
-        goto failed;
+    c_code = required_column(&csv, path, "old_code", errs);
+    c_name = required_column(&csv, path, "old_name", errs);
+    c_new = required_column(&csv, path, "new_codes", errs);
+    c_split = required_column(&csv, path, "split", errs);
+    if (errs->total > bad_before)
+        goto done;
 
     seen = hv_xcalloc(HV_WARD_CODES, sizeof(*seen));
     hv_json_arr(&j);
     while ((r = hv_csv_next(&csv)) == 1) {
         long line = csv.record_line;
-        size_t n, ncodes;
-        bool split;
+        size_t n, ncodes = 0, bad = errs->total;
+        bool split = false;
         const char *code = trimmed(hv_csv_field(&csv, c_code), &n);
         const char *sv;
+        hv_json_t rj;
 
+        hv_buf_reset(&row);
+        hv_json_init(&rj, &row);
+        hv_json_obj(&rj);
+        hv_json_kint(&rj, "line", line);
         if (!is_code(code, n)) {
-            row_fail(err, errlen, path, line, "old_code",
+            row_fail(errs, path, line, "old_code",
                      "old_code must be exactly 5 digits, got \"%.*s\"", (int)(n > 40 ? 40 : n),
                      code);
-            goto failed;
+        } else {
+            uint32_t *first = &seen[strtol(code, NULL, 10)];
+            if (*first)
+                row_fail(errs, path, line, "old_code", "duplicate old_code %.5s, first on line %u",
+                         code, *first);
+            else
+                *first = (uint32_t)line;
+            hv_json_key(&rj, "old_code");
+            hv_json_strn(&rj, code, 5);
         }
-        uint32_t *first = &seen[strtol(code, NULL, 10)];
-        if (*first) {
-            row_fail(err, errlen, path, line, "old_code",
-                     "duplicate old_code %.5s, first on line %u", code, *first);
-            goto failed;
-        }
-        *first = (uint32_t)line;
-
-        hv_json_obj(&j);
-        hv_json_kint(&j, "line", line);
-        hv_json_key(&j, "old_code");
-        hv_json_strn(&j, code, 5);
-        if (put_text(&j, &csv, c_name, "old_name", path, err, errlen) < 0 ||
-            put_new_codes(&j, &csv, c_new, path, &ncodes, err, errlen) < 0)
-            goto failed;
+        (void)put_text(&rj, &csv, c_name, "old_name", path, errs);
+        bool codes_ok = put_new_codes(&rj, &csv, c_new, path, &ncodes, errs) == 0;
         sv = trimmed(hv_csv_field(&csv, c_split), &n);
-        if (parse_split(sv, n, &split) < 0) {
-            row_fail(err, errlen, path, line, "split",
+        if (parse_split(sv, n, &split) < 0)
+            row_fail(errs, path, line, "split",
                      "split must be full, partial, true or false, got \"%.*s\"",
                      (int)(n > 40 ? 40 : n), sv);
-            goto failed;
-        }
-        if (!split && ncodes != 1) {
-            row_fail(err, errlen, path, line, "new_codes",
+        else if (codes_ok && !split && ncodes != 1)
+            row_fail(errs, path, line, "new_codes",
                      "a unit that was not split must map to exactly one new code, got %zu", ncodes);
-            goto failed;
+        hv_json_kbool(&rj, "split", split);
+        hv_json_end(&rj);
+        if (errs->total == bad) {
+            hv_json_raw(&j, row.data, row.len);
+            imp->rows++;
         }
-        hv_json_kbool(&j, "split", split);
-        hv_json_end(&j);
-        imp->rows++;
     }
-    if (r < 0) {
-        csv_fail(&csv, path, err, errlen);
-        goto failed;
-    }
-    if (imp->rows == 0) {
-        row_fail(err, errlen, path, csv.line, NULL, "no records after the header");
-        goto failed;
-    }
+    if (r < 0)
+        csv_fail(&csv, path, errs);
+    else if (imp->rows == 0 && errs->total == bad_before)
+        row_fail(errs, path, csv.line, NULL, "no records after the header");
     hv_json_end(&j);
-    rc = 0;
-failed:
-    if (rc < 0)
+done:
+    if (errs->total > bad_before)
         hv_ctl_import_free(imp);
     free(seen);
+    hv_buf_free(&row);
     hv_csv_free(&csv);
-    return rc;
+    return errs->total > bad_before ? -1 : 0;
 }
 
 /* Prints "hocvuctl: <what>: <first line of the reason>" to errf. The reason is the server's
@@ -520,9 +545,9 @@ int hv_ctl_migrate(PGconn *conn, FILE *out, FILE *errf)
 }
 
 /* Sends a validated import: runs upsert_sql with the JSON as $1 inside one transaction, after
- * check_sql (may be NULL), which returns no row, or a row (line, "reason (column NAME)") for the
- * first record that the database refuses. upsert_sql returns one row (inserted, updated). Prints
- * the summary line for `noun`. Returns an exit status. */
+ * check_sql (may be NULL), which returns a row (line, "reason (column NAME)") for each record
+ * that the database refuses; they are all printed as "PATH:LINE: reason". upsert_sql returns one
+ * row (inserted, updated). Prints the summary line for `noun`. Returns an exit status. */
 static int import_send(PGconn *conn, const char *path, const hv_ctl_import_t *imp,
                        const char *check_sql, const char *upsert_sql, const char *noun, FILE *out,
                        FILE *errf)
@@ -540,8 +565,12 @@ static int import_send(PGconn *conn, const char *path, const hv_ctl_import_t *im
         if (res == NULL)
             goto failed;
         if (PQntuples(res) > 0) {
-            fprintf(errf, "hocvuctl: %s:%s: %s\n", path, PQgetvalue(res, 0, 0),
-                    PQgetvalue(res, 0, 1));
+            hv_errlist_t errs = {0};
+            for (int r = 0; r < PQntuples(res); r++)
+                hv_errlist_add(&errs, path, atol(PQgetvalue(res, r, 0)), "%s",
+                               PQgetvalue(res, r, 1));
+            hv_errlist_print(&errs, errf);
+            hv_errlist_free(&errs);
             goto failed;
         }
         PQclear(res);
@@ -565,10 +594,10 @@ failed:
     return status;
 }
 
-int hv_ctl_wards_import(PGconn *conn, const char *path, FILE *out, FILE *errf)
+int hv_ctl_wards_import(PGconn *conn, const char *path, const char *province, FILE *out, FILE *errf)
 {
     int status = HV_CTL_FAILED;
-    char err[512];
+    hv_errlist_t errs = {0};
     hv_buf_t file, sql;
     hv_ctl_import_t imp = {0};
     /* Optional columns the file lacks are neither inserted nor updated. */
@@ -581,8 +610,8 @@ int hv_ctl_wards_import(PGconn *conn, const char *path, FILE *out, FILE *errf)
     hv_buf_init(&sql);
     if (read_file(path, &file, errf) < 0)
         goto failed;
-    if (hv_ctl_wards_parse(path, file.data, file.len, &imp, err, sizeof(err)) < 0) {
-        fprintf(errf, "hocvuctl: %s\n", err);
+    if (hv_ctl_wards_parse(path, file.data, file.len, province, &imp, &errs) < 0) {
+        hv_errlist_print(&errs, errf);
         goto failed;
     }
     if (imp.has_population)
@@ -616,6 +645,7 @@ int hv_ctl_wards_import(PGconn *conn, const char *path, FILE *out, FILE *errf)
 
     status = import_send(conn, path, &imp, NULL, sql.data, "wards", out, errf);
 failed:
+    hv_errlist_free(&errs);
     hv_ctl_import_free(&imp);
     hv_buf_free(&file);
     hv_buf_free(&sql);
@@ -630,7 +660,7 @@ int hv_ctl_wards_import_legacy(PGconn *conn, const char *path, FILE *out, FILE *
         "FROM json_to_recordset($1::json) AS s(line int, new_codes text[]) "
         "CROSS JOIN LATERAL unnest(s.new_codes) WITH ORDINALITY AS c(code, k) "
         "WHERE NOT EXISTS (SELECT 1 FROM wards w WHERE w.code = c.code) "
-        "ORDER BY s.line, c.k LIMIT 1";
+        "ORDER BY s.line, c.k LIMIT 51";
     static const char upsert_sql[] =
         "WITH src AS (SELECT * FROM json_to_recordset($1::json) "
         "  AS s(old_code text, old_name text, new_codes text[], split boolean)), "
@@ -643,19 +673,20 @@ int hv_ctl_wards_import_legacy(PGconn *conn, const char *path, FILE *out, FILE *
         "  RETURNING (l.xmax = 0) AS inserted) "
         "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up";
     int status = HV_CTL_FAILED;
-    char err[512];
+    hv_errlist_t errs = {0};
     hv_buf_t file;
     hv_ctl_import_t imp = {0};
 
     hv_buf_init(&file);
     if (read_file(path, &file, errf) < 0)
         goto failed;
-    if (hv_ctl_legacy_parse(path, file.data, file.len, &imp, err, sizeof(err)) < 0) {
-        fprintf(errf, "hocvuctl: %s\n", err);
+    if (hv_ctl_legacy_parse(path, file.data, file.len, &imp, &errs) < 0) {
+        hv_errlist_print(&errs, errf);
         goto failed;
     }
     status = import_send(conn, path, &imp, check_sql, upsert_sql, "legacy units", out, errf);
 failed:
+    hv_errlist_free(&errs);
     hv_ctl_import_free(&imp);
     hv_buf_free(&file);
     return status;
