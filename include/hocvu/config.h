@@ -13,7 +13,7 @@
 #include "hocvu/util.h"
 
 #define HV_MAX_READ_TOKENS 32
-#define HV_CONFIG_N_SETTINGS 23 /* rows of the option table in config.c */
+#define HV_CONFIG_N_SETTINGS 24 /* rows of the option table in config.c */
 #define HV_CONFIG_FP_LEN 32     /* SHA-256 */
 
 typedef struct hv_redis_addr {
@@ -43,6 +43,7 @@ typedef struct hv_config {
     int snapshot_interval_ms;
     int log_level;
     char *tls_cert, *tls_key; /* owned; NULL = plain HTTP */
+    char *jurisdiction;       /* owned: HOCVU_JURISDICTION, shown on the dashboard and reports */
     int rate_limit;           /* ingest requests/s per client address; 0 = off */
     int rate_burst;
     int http_timeout;    /* seconds: whole-request deadline and idle keep-alive timeout */

@@ -60,4 +60,8 @@ uint64_t hv_mix64(uint64_t h);
 /* Constant-time equality of two equal-length byte strings. */
 bool hv_ct_memeq(const void *a, const void *b, size_t n);
 
+/* True if s[0..n) is well-formed UTF-8: no overlong forms, surrogates or code points past
+ * U+10FFFF. */
+bool hv_utf8_valid(const char *s, size_t n);
+
 #endif

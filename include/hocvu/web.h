@@ -11,4 +11,8 @@
  * its length in bytes, without the NUL, in *len (which may be NULL). Safe from any thread. */
 const char *hv_web_dashboard(size_t *len);
 
+/* The page as served: every {{JURISDICTION}} of it replaced by the jurisdiction's name, HTML
+ * escaped. Returns an owned copy (caller frees) and its length in *len. */
+char *hv_web_dashboard_page(const char *jurisdiction, size_t *len);
+
 #endif

@@ -77,6 +77,9 @@ struct hv_server {
     SSL_CTX *ssl; /* NULL = plain HTTP */
     hv_snapstore_t *snap;
     hv_front_limits_t front_limits; /* connections and request bytes of all loops */
+    char *page; /* owned: the dashboard page with HOCVU_JURISDICTION in its title */
+    size_t page_len;
+    char page_etag[24];
     hv_worker_t *workers;
     int n_workers;
     struct event_base *main_base;

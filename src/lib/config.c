@@ -59,6 +59,7 @@ enum {
     O_DEADLINE_MS,
     O_MAX_CONNECTIONS,
     O_BODY_BUDGET_MB,
+    O_JURISDICTION,
     O_CONFIG_FILE,
     O_COUNT
 };
@@ -117,6 +118,9 @@ static const opt_def_t opts[O_COUNT] = {
     [O_BODY_BUDGET_MB] = {"HOCVU_BODY_BUDGET_MB", "--body-budget-mb", OPT_INT, "128", 1, 65536,
                           "MiB of request bytes the process holds at once (bodies being read "
                           "or handled, across all connections); beyond, 503 and close"},
+    [O_JURISDICTION] = {"HOCVU_JURISDICTION", "--jurisdiction", OPT_STRING, "Cần Thơ", 0, 0,
+                        "the name the dashboard and the reports are titled with (a province, "
+                        "city or commune)"},
     [O_CONFIG_FILE] = {"HOCVU_CONFIG_FILE", "--config", OPT_STRING, "", 0, 0,
                        "file of VAR=value lines applied over the environment; re-read on SIGHUP, "
                        "but a new path needs a restart"},
@@ -511,6 +515,20 @@ static hv_config_status_t hv_config_load_with(hv_config_t *cfg, int argc, char *
         cfg->tls_cert = hv_xstrdup(val[O_TLS_CERT]);
         cfg->tls_key = hv_xstrdup(val[O_TLS_KEY]);
     }
+    {
+        const char *jn = val[O_JURISDICTION];
+        size_t jl = strlen(jn);
+        bool ok = jl > 0 && jl <= 120;
+        for (size_t i = 0; ok && i < jl; i++)
+            ok = (unsigned char)jn[i] >= 0x20 && jn[i] != 0x7F;
+        if (!ok || !hv_utf8_valid(jn, jl)) {
+            snprintf(err, errlen,
+                     "HOCVU_JURISDICTION must be 1-120 bytes of UTF-8 text without control "
+                     "characters");
+            goto failed;
+        }
+        cfg->jurisdiction = hv_xstrdup(jn);
+    }
     cfg->log_level = hv_log_level_parse(val[O_LOG_LEVEL]);
     if (cfg->log_level < 0) {
         snprintf(err, errlen, "HOCVU_LOG_LEVEL must be debug, info, warn or error");
@@ -582,6 +600,7 @@ void hv_config_free(hv_config_t *cfg)
 {
     free(cfg->config_file);
     free(cfg->tls_cert);
+    free(cfg->jurisdiction);
     free(cfg->tls_key);
     free(cfg->database_url);
     free(cfg->read_database_url);

@@ -273,16 +273,13 @@ done:
 /* GET / */
 void hv_handle_dashboard(hv_req_t *r)
 {
-    size_t len;
-    const char *html = hv_web_dashboard(&len);
-    char etag[24];
+    const hv_server_t *srv = r->w->srv;
 
     if (!hv_http_is_get(r))
         return;
     /* The page itself is public: it holds no data and asks for a token when the API needs one. */
-    hv_etag_of(html, len, etag);
     hv_http_add_header(r, "Content-Security-Policy",
                        "default-src 'self'; style-src 'self' 'unsafe-inline'; "
                        "script-src 'self' 'unsafe-inline'; img-src 'self' data:");
-    hv_http_cached(r, "text/html; charset=utf-8", html, len, etag);
+    hv_http_cached(r, "text/html; charset=utf-8", srv->page, srv->page_len, srv->page_etag);
 }

@@ -21,8 +21,10 @@
 
 #include "hocvu/log.h"
 #include "hocvu/ratelimit.h"
+#include "hocvu/render.h"
 #include "hocvu/snapstore.h"
 #include "hocvu/version.h"
+#include "hocvu/web.h"
 #include "hocvu/worker.h"
 
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
@@ -128,6 +130,8 @@ int hv_server_run(const hv_config_t *cfg, int argc, char **argv)
     srv.rl = hv_ratelimit_new();
     srv.front_limits.budget = (size_t)cfg->body_budget_mb * 1024 * 1024;
     srv.front_limits.max_conns = cfg->max_connections;
+    srv.page = hv_web_dashboard_page(cfg->jurisdiction, &srv.page_len);
+    hv_etag_of(srv.page, srv.page_len, srv.page_etag);
     srv.snap = hv_snapstore_new(cfg);
     err[0] = '\0';
     if (cfg->tls_cert && !(srv.ssl = tls_context(cfg, err, sizeof(err)))) {
@@ -192,6 +196,7 @@ done:
         hv_worker_free(&srv.workers[i]);
     free(srv.workers);
     hv_snapstore_free(srv.snap);
+    free(srv.page);
     hv_ratelimit_free(srv.rl);
     if (srv.live) {
         hv_config_free(srv.live);
