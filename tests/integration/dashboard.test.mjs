@@ -17,6 +17,7 @@ import {
     event,
     genCitizenId,
     getJson,
+    hocvuctl,
     newDatabase,
     newMessageId,
     nowSeconds,
@@ -120,6 +121,16 @@ describe('dashboard in a browser', () => {
         const pg = await sharedPostgres();
         const redis = await sharedRedis();
         const db = await newDatabase(pg);
+        // The seed city target, and this year's group targets: shown under the groups.
+        const year = new Date().getUTCFullYear();
+        const targets = path.join(BIN_DIR, 'dashboard-targets.csv');
+        fs.writeFileSync(
+            targets,
+            `year,scope,group,target,measure\n2025,city,all,996000,adults\n${year},city,all,996000,adults\n` +
+                `${year},city,official,120,adults\n${year},city,student,500,all\n`,
+        );
+        const imported = hocvuctl(db, 'targets', 'import', targets);
+        assert.equal(imported.status, 0, imported.stderr);
         srv = await startHocvud({ dbUrl: db, redisUrl: redis.url });
         locked = await startHocvud({ dbUrl: db, redisUrl: redis.url, env: { HOCVU_READ_TOKENS: token } });
         const res = await postBatch(srv, seedEvents(400, 20261010));
@@ -182,6 +193,16 @@ describe('dashboard in a browser', () => {
             assert.equal((await text(page, '#city-remaining')).trim(), viInt(p.remaining));
             assert.equal((await text(page, '#wards-at-target')).trim(), viInt(p.wards_at_target));
             for (const g of GROUPS) assert.equal((await text(page, `#group-${g}`)).trim(), viInt(p.by_group[g]), g);
+            // The year's targets by group, each with its progress.
+            assert.equal(p.targets.length, 3);
+            await page.waitForFunction((n) => document.querySelectorAll('#targets-list li').length === n, p.targets.length);
+            const shown = await page.$$eval('#targets-list li', (lis) =>
+                lis.map((li) => [li.dataset.group, li.dataset.measure, li.querySelector('.num').textContent]),
+            );
+            assert.deepEqual(
+                shown,
+                p.targets.map((t) => [t.group, t.measure, `${viInt(t.certified)} / ${viInt(t.target)} · ${viPct(t.percent)}`]),
+            );
             assert.match(await text(page, '#as-of'), /\d{2}:\d{2}:\d{2} \d{2}\/\d{2}\/20\d\d/);
 
             // The table: every ward, ranked as the API ranks them, with the API's numbers.
@@ -210,6 +231,7 @@ describe('dashboard in a browser', () => {
                     assert.equal(c[6], viInt(w.target));
                 }
                 if (w.percent !== null) assert.equal(c[7], viPct(w.percent));
+                assert.equal(c[8], w.reached_on ? w.reached_on.split('-').reverse().join('/') : '—', `${w.code} reached_on`);
             }
             assert.ok(list.some((w) => w.target === null), 'the data set has wards without a target');
             const estimatedTitle = await page.getAttribute('#ward-table tbody .estimated', 'title');
@@ -224,6 +246,26 @@ describe('dashboard in a browser', () => {
             assert.equal(await page.locator('#chart path.line-cum').count(), series.points.length > 1 ? 1 : 0);
 
             await expectCsvDownload(page);
+
+            // The year switch: the current year is shown; 2025 shows the counts as of its end,
+            // with its targets, and the CSV link follows.
+            assert.equal(await page.inputValue('#year'), String(p.year));
+            const years = await page.$$eval('#year option', (os) => os.map((o) => o.value));
+            assert.equal(years.at(-1), '2025');
+            assert.equal(years[0], String(p.year));
+            if (p.year > 2025) {
+                const p25 = await getJson(`${srv.url}/v1/progress?year=2025`);
+                await page.selectOption('#year', '2025');
+                await expectText(page, '#city-adults', viInt(p25.certified_adults));
+                assert.equal(await page.getAttribute('#csv-link', 'href'), 'v1/reports/wards.csv?year=2025');
+                const w25 = (await getJson(`${srv.url}/v1/wards?year=2025`)).wards;
+                await page.waitForFunction(
+                    (first) => document.querySelector('#ward-table tbody tr[data-code]')?.dataset.code === first,
+                    w25[0].code,
+                );
+                await page.selectOption('#year', String(p.year));
+                await expectText(page, '#city-adults', viInt(p.certified_adults));
+            }
 
             await context.close();
         });
