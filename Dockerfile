@@ -15,7 +15,7 @@ FROM ${BASE_IMAGE} AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         build-essential cmake pkg-config \
-        libevent-dev libpq-dev libssl-dev libjansson-dev libhiredis-dev \
+        libevent-dev libpq-dev libssl-dev libjansson-dev libhiredis-dev libxlsxwriter-dev \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
@@ -41,7 +41,7 @@ FROM ${BASE_IMAGE}
 # The fixed uid/gid 10001 lets Kubernetes check runAsNonRoot without resolving a name.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        libevent-2.1-7 libevent-pthreads-2.1-7 libevent-openssl-2.1-7 libpq5 libssl3 libjansson4 libhiredis0.14 \
+        libevent-2.1-7 libevent-pthreads-2.1-7 libevent-openssl-2.1-7 libpq5 libssl3 libjansson4 libhiredis0.14 libxlsxwriter4 \
         ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin \
  && groupadd --system --gid 10001 hocvu \

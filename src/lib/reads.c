@@ -16,6 +16,8 @@
 #include "hocvu/snapstore.h"
 #include "hocvu/timeutil.h"
 #include "hocvu/web.h"
+#include "hocvu/xlsx.h"
+#include "hocvu/log.h"
 
 #define HV_MAX_TIMESERIES_DAYS 3660
 
@@ -214,10 +216,12 @@ static int32_t year_end(int year)
     return (int32_t)hv_date_to_days((hv_date_t){year, 12, 31});
 }
 
-/* GET /v1/reports/wards.csv?as_of=YYYY-MM-DD&year=YYYY (CONTRACT §10): the ward table as of a
- * day (default: today for the current year, else the year's 31 December; never in the future)
- * against a year's targets (default: the year of as_of). */
-void hv_handle_report(hv_req_t *r)
+typedef enum report_format { REPORT_CSV, REPORT_XLSX } report_format_t;
+
+/* GET /v1/reports/wards.csv and .xlsx ?as_of=YYYY-MM-DD&year=YYYY (CONTRACT §10): the ward
+ * table as of a day (default: today for the current year, else the year's 31 December; never
+ * in the future) against a year's targets (default: the year of as_of). */
+static void serve_report(hv_req_t *r, report_format_t format)
 {
     hv_query_t q;
     hv_snapshot_t *snap;
@@ -226,7 +230,7 @@ void hv_handle_report(hv_req_t *r)
     int32_t today = vn_today(), as_of = HV_NO_DAY;
     int year, idx;
     hv_buf_t b;
-    char disp[96], date[16];
+    char disp[96], date[16], err[160];
 
     if (!hv_http_is_get(r) || !read_query(r, &q))
         return;
@@ -259,15 +263,41 @@ void hv_handle_report(hv_req_t *r)
         v = built;
     }
     hv_buf_init(&b);
-    hv_render_wards_csv(snap, v, as_of, &b);
     hv_date_format(hv_days_to_date(as_of), date);
-    snprintf(disp, sizeof(disp), "attachment; filename=\"hocvu-wards-%s.csv\"", date);
-    hv_http_add_header(r, "Content-Disposition", disp);
-    reply_rendered(r, "text/csv; charset=utf-8", &b);
+    if (format == REPORT_CSV) {
+        hv_render_wards_csv(snap, v, as_of, &b);
+        snprintf(disp, sizeof(disp), "attachment; filename=\"hocvu-wards-%s.csv\"", date);
+        hv_http_add_header(r, "Content-Disposition", disp);
+        reply_rendered(r, "text/csv; charset=utf-8", &b);
+    } else {
+        hv_xlsx_meta_t meta = {.jurisdiction = r->w->srv->cfg->jurisdiction,
+                               .as_of_day = as_of,
+                               .generated_at = snap->as_of};
+        if (hv_render_wards_xlsx(snap, v, &meta, &b, err, sizeof(err)) < 0) {
+            hv_log(HV_LOG_ERROR, "report workbook failed", "error=%s", err);
+            hv_http_problem(r, 500, "internal", NULL, "the workbook could not be written");
+        } else {
+            snprintf(disp, sizeof(disp), "attachment; filename=\"hocvu-wards-%s.xlsx\"", date);
+            hv_http_add_header(r, "Content-Disposition", disp);
+            reply_rendered(r, HV_XLSX_MEDIA_TYPE, &b);
+        }
+    }
     hv_buf_free(&b);
 done:
     hv_view_free(built);
     hv_snapshot_release(snap);
+}
+
+/* GET /v1/reports/wards.csv */
+void hv_handle_report(hv_req_t *r)
+{
+    serve_report(r, REPORT_CSV);
+}
+
+/* GET /v1/reports/wards.xlsx */
+void hv_handle_report_xlsx(hv_req_t *r)
+{
+    serve_report(r, REPORT_XLSX);
 }
 
 /* GET / */

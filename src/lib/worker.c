@@ -192,6 +192,9 @@ static void route(struct evhttp_request *evreq, void *arg)
     } else if (strcmp(path, "/v1/reports/wards.csv") == 0) {
         r.route = HV_ROUTE_REPORT;
         hv_handle_report(&r);
+    } else if (strcmp(path, "/v1/reports/wards.xlsx") == 0) {
+        r.route = HV_ROUTE_REPORT;
+        hv_handle_report_xlsx(&r);
     } else if (strcmp(path, "/v1/stream") == 0) {
         r.route = HV_ROUTE_STREAM;
         hv_handle_stream(&r);
