@@ -285,6 +285,9 @@ describe('real responses match docs/openapi.yaml', () => {
 
             const csv = conforms('get', '/v1/reports/wards.csv', await get('/v1/reports/wards.csv'));
             assert.ok(csv.text.startsWith('\uFEFFrank,code,name,'), 'CSV starts with a BOM and the header');
+            const xlsx = conforms('get', '/v1/reports/wards.xlsx', await get('/v1/reports/wards.xlsx'));
+            assert.ok(xlsx.text.startsWith('PK'), 'the workbook is a zip file');
+            assert.equal(conforms('get', '/v1/reports/wards.xlsx', await get('/v1/reports/wards.xlsx?year=2024'), 'bad year').status, 400);
 
             const stream = await firstStreamEvent(`${srv.url}/v1/stream`);
             conforms('get', '/v1/stream', stream.res);
