@@ -4,6 +4,12 @@
 # foreground. Ctrl-C stops everything. Data, the webhook secret and the pepper stay in .run/
 # for the next run; `./run.sh --reset` starts from scratch.
 #
+# Usage: ./run.sh [--reset] [--province CODE] [--jurisdiction NAME]
+#   --province CODE      the province whose units are loaded from the national list
+#                        (data/vn_units_2025.csv; default 92, Cần Thơ, with its pre-2025 units
+#                        and seed targets); use --reset when switching to another province
+#   --jurisdiction NAME  the name on the dashboard and the reports (default: Cần Thơ for 92,
+#                        else the province's name from the list)
 # Settings: HOCVU_LISTEN (default 127.0.0.1:8080) and any other HOCVU_* variable pass through
 # to hocvud; HOCVU_RUN_PGPORT / HOCVU_RUN_REDISPORT pick the private ports (default: the first
 # free from 55433 / 56380).
@@ -13,13 +19,49 @@ cd "$ROOT"
 RUN=$ROOT/.run
 BUILD=$ROOT/build
 
-if [[ "${1:-}" == --reset ]]; then
-    rm -rf "$RUN"
+RESET=0
+PROVINCE=92
+JURISDICTION=
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+    --reset) RESET=1 ;;
+    --province)
+        [[ $# -ge 2 ]] || { echo "run.sh: --province needs a code" >&2; exit 2; }
+        PROVINCE=$2
+        shift
+        ;;
+    --jurisdiction)
+        [[ $# -ge 2 ]] || { echo "run.sh: --jurisdiction needs a name" >&2; exit 2; }
+        JURISDICTION=$2
+        shift
+        ;;
+    *)
+        echo "usage: ./run.sh [--reset] [--province CODE] [--jurisdiction NAME]" >&2
+        exit 2
+        ;;
+    esac
     shift
-fi
-if [[ $# -gt 0 ]]; then
-    echo "usage: ./run.sh [--reset]" >&2
+done
+NATIONAL=data/vn_units_2025.csv
+if ! [[ "$PROVINCE" =~ ^[0-9]{2}$ ]] ||
+    ! awk -F, -v p="$PROVINCE" 'NR > 1 && $4 == p { found = 1 } END { exit !found }' "$NATIONAL"; then
+    echo "run.sh: no province $PROVINCE in $NATIONAL (e.g. 92 Cần Thơ, 31 Hải Phòng, 01 Hà Nội)" >&2
     exit 2
+fi
+if [[ -z "$JURISDICTION" ]]; then
+    if [[ "$PROVINCE" == 92 ]]; then
+        JURISDICTION="Cần Thơ"
+    else
+        JURISDICTION=$(awk -F, -v p="$PROVINCE" 'NR > 1 && $4 == p { print $5; exit }' "$NATIONAL")
+    fi
+fi
+# A unit of the province, for the example sender.
+EXAMPLE_WARD=31135
+if [[ "$PROVINCE" != 92 ]]; then
+    EXAMPLE_WARD=$(awk -F, -v p="$PROVINCE" 'NR > 1 && $4 == p { print $1; exit }' "$NATIONAL")
+fi
+if [[ $RESET -eq 1 ]]; then
+    rm -rf "$RUN"
 fi
 
 scripts/deps.sh
@@ -122,9 +164,15 @@ done
 
 # --- schema, reference data, secrets ----------------------------------------------------------
 "$BUILD/hocvuctl" --database-url "$DBURL" migrate
-"$BUILD/hocvuctl" --database-url "$DBURL" wards import data/cantho_wards_2025.csv
-"$BUILD/hocvuctl" --database-url "$DBURL" wards import-legacy data/cantho_old_units_pre2025.csv
-"$BUILD/hocvuctl" --database-url "$DBURL" targets import data/targets_cantho.csv
+if [[ "$PROVINCE" == 92 ]]; then
+    "$BUILD/hocvuctl" --database-url "$DBURL" wards import data/cantho_wards_2025.csv
+    "$BUILD/hocvuctl" --database-url "$DBURL" wards import-legacy data/cantho_old_units_pre2025.csv
+    "$BUILD/hocvuctl" --database-url "$DBURL" targets import data/targets_cantho.csv
+else
+    # Another province: its units from the national list (no population, no pre-2025
+    # mapping); give it targets with hocvuctl targets import.
+    "$BUILD/hocvuctl" --database-url "$DBURL" wards import --province "$PROVINCE" "$NATIONAL"
+fi
 
 # Kept across runs: a new pepper would give every returning person a new pseudonym.
 umask 077
@@ -150,7 +198,7 @@ SECRET='$SECRET'
 id="msg_\$(date +%s%N)"
 ts=\$(date +%s)
 cid="0921900\$(printf '%05d' \$((RANDOM % 100000)))"
-body='{"type":"certificate.issued","timestamp":"'"\$(date +%Y-%m-%dT%H:%M:%S%:z)"'","data":{"citizen_id":"'"\$cid"'","ward_code":"31135","group":"citizen","certificate_id":"DEMO-'"\$id"'","birth_date":"1990-05-17","course_id":"kns-co-ban","score":86}}'
+body='{"type":"certificate.issued","timestamp":"'"\$(date +%Y-%m-%dT%H:%M:%S%:z)"'","data":{"citizen_id":"'"\$cid"'","ward_code":"$EXAMPLE_WARD","group":"citizen","certificate_id":"DEMO-'"\$id"'","birth_date":"1990-05-17","course_id":"kns-co-ban","score":86}}'
 key=\$(printf '%s' "\${SECRET#whsec_}" | base64 -d | od -An -v -tx1 | tr -d ' \n')
 sig=\$(printf '%s' "\$id.\$ts.\$body" | openssl dgst -sha256 -mac HMAC -macopt "hexkey:\$key" -binary | base64)
 curl -sS -X POST '$URL/v1/events' -H 'content-type: application/json' \\
@@ -162,7 +210,7 @@ chmod 700 "$RUN/send-example.sh"
 
 cat <<EOF
 
-  hocvu is starting on $URL
+  hocvu ($JURISDICTION, province $PROVINCE) is starting on $URL
   dashboard:       $URL/
   progress:        $URL/v1/progress
   webhook secret:  $SECRET   (also in .run/webhook-secret)
@@ -178,7 +226,7 @@ $(sed -n '/^SECRET=/,$p' "$RUN/send-example.sh" | sed 's/^/    /')
 
 EOF
 
-export HOCVU_LISTEN=$LISTEN HOCVU_DATABASE_URL=$DBURL
+export HOCVU_LISTEN=$LISTEN HOCVU_DATABASE_URL=$DBURL HOCVU_JURISDICTION=$JURISDICTION
 export HOCVU_REDIS_URL="redis://127.0.0.1:$REDISPORT/0"
 HOCVU_WEBHOOK_SECRETS=$SECRET HOCVU_ID_PEPPER=$(tr -d '\n' <"$RUN/id-pepper") \
     "$BUILD/hocvud" &

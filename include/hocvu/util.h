@@ -64,4 +64,11 @@ bool hv_ct_memeq(const void *a, const void *b, size_t n);
  * U+10FFFF. */
 bool hv_utf8_valid(const char *s, size_t n);
 
+/* s without surrounding ASCII spaces and tabs: a pointer into s (borrowed), its length in *n. */
+const char *hv_trim(const char *s, size_t *n);
+/* True if s[0..n) is one or more ASCII digits. */
+bool hv_all_digits(const char *s, size_t n);
+/* The value of a hex digit, or -1. */
+int hv_hex_value(int c);
+
 #endif

@@ -48,33 +48,9 @@ static int row_fail(hv_errlist_t *errs, const char *path, long line, const char 
     return -1;
 }
 
-/* Returns s without surrounding ASCII spaces and tabs; *n receives the trimmed length. The result
- * points into s (borrowed). */
-static const char *trimmed(const char *s, size_t *n)
-{
-    size_t len = strlen(s);
-
-    while (len > 0 && (*s == ' ' || *s == '\t')) {
-        s++;
-        len--;
-    }
-    while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
-        len--;
-    *n = len;
-    return s;
-}
-
-static bool all_digits(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-    return n > 0;
-}
-
 static bool is_code(const char *s, size_t n)
 {
-    return n == 5 && all_digits(s, n);
+    return n == 5 && hv_all_digits(s, n);
 }
 
 /* True if s[0..n) is well-formed UTF-8 without control characters. */
@@ -103,7 +79,7 @@ static int put_text(hv_json_t *json, const hv_csv_t *csv, int col, const char *k
                     const char *path, hv_errlist_t *errs)
 {
     size_t n;
-    const char *v = trimmed(hv_csv_field(csv, col), &n);
+    const char *v = hv_trim(hv_csv_field(csv, col), &n);
 
     if (n == 0)
         return row_fail(errs, path, csv->record_line, key, "%s is empty", key);
@@ -125,8 +101,8 @@ static int put_count(hv_json_t *json, const hv_csv_t *csv, int col, const char *
 
     if (col < 0)
         return 0;
-    v = trimmed(hv_csv_field(csv, col), &n);
-    if (n > 0 && (!all_digits(v, n) || n > HV_MAX_INT_DIGITS))
+    v = hv_trim(hv_csv_field(csv, col), &n);
+    if (n > 0 && (!hv_all_digits(v, n) || n > HV_MAX_INT_DIGITS))
         return row_fail(errs, path, csv->record_line, key,
                         "%s must be empty or a non-negative integer, got \"%.*s\"", key,
                         (int)(n > 40 ? 40 : n), v);
@@ -143,6 +119,18 @@ static int put_count(hv_json_t *json, const hv_csv_t *csv, int col, const char *
 static int csv_fail(const hv_csv_t *csv, const char *path, hv_errlist_t *errs)
 {
     return row_fail(errs, path, csv->err_line, NULL, "%s", csv->errstr);
+}
+
+/* Closes a row that was written on its own (rj into row) and adds it to the import when none
+ * of its fields was bad. */
+static void keep_row(hv_json_t *j, hv_json_t *rj, const hv_buf_t *row, bool good,
+                     hv_ctl_import_t *imp)
+{
+    hv_json_end(rj);
+    if (!good)
+        return;
+    hv_json_raw(j, row->data, row->len);
+    imp->rows++;
 }
 
 static bool ward_type_ok(const char *v, size_t n)
@@ -190,12 +178,12 @@ int hv_ctl_wards_parse(const char *path, const char *data, size_t len, const cha
     while ((r = hv_csv_next(&csv)) == 1) {
         long line = csv.record_line;
         size_t n, bad = errs->total;
-        const char *code = trimmed(hv_csv_field(&csv, c_code), &n);
+        const char *code = hv_trim(hv_csv_field(&csv, c_code), &n);
         hv_json_t rj;
 
         if (province) {
             size_t pn;
-            const char *pv = trimmed(hv_csv_field(&csv, c_prov), &pn);
+            const char *pv = hv_trim(hv_csv_field(&csv, c_prov), &pn);
             if (pn != strlen(province) || memcmp(pv, province, pn) != 0)
                 continue; /* another province's unit */
         }
@@ -219,7 +207,7 @@ int hv_ctl_wards_parse(const char *path, const char *data, size_t len, const cha
         }
         (void)put_text(&rj, &csv, c_name, "name", path, errs);
         if (put_text(&rj, &csv, c_type, "type", path, errs) == 0) {
-            const char *type = trimmed(hv_csv_field(&csv, c_type), &n);
+            const char *type = hv_trim(hv_csv_field(&csv, c_type), &n);
             if (!ward_type_ok(type, n))
                 row_fail(errs, path, line, "type",
                          "type must be phuong, xa or dac_khu, got \"%.*s\"", (int)(n > 40 ? 40 : n),
@@ -228,7 +216,7 @@ int hv_ctl_wards_parse(const char *path, const char *data, size_t len, const cha
         (void)put_count(&rj, &csv, c_pop, "population", path, errs);
         (void)put_count(&rj, &csv, c_target, "target", path, errs);
         if (c_flag >= 0) {
-            const char *flag = trimmed(hv_csv_field(&csv, c_flag), &n);
+            const char *flag = hv_trim(hv_csv_field(&csv, c_flag), &n);
 
             if (n == 0) {
                 hv_json_kstr(&rj, "population_flag", NULL);
@@ -241,11 +229,7 @@ int hv_ctl_wards_parse(const char *path, const char *data, size_t len, const cha
                 hv_json_strn(&rj, flag, n);
             }
         }
-        hv_json_end(&rj);
-        if (errs->total == bad) {
-            hv_json_raw(&j, row.data, row.len);
-            imp->rows++;
-        }
+        keep_row(&j, &rj, &row, errs->total == bad, imp);
     }
     if (r < 0)
         csv_fail(&csv, path, errs);
@@ -282,7 +266,7 @@ static int put_new_codes(hv_json_t *json, const hv_csv_t *csv, int col, const ch
                          size_t *count, hv_errlist_t *errs)
 {
     size_t n;
-    const char *v = trimmed(hv_csv_field(csv, col), &n);
+    const char *v = hv_trim(hv_csv_field(csv, col), &n);
     const char *end = v + n;
     char codes[64][5];
 
@@ -357,7 +341,7 @@ int hv_ctl_legacy_parse(const char *path, const char *data, size_t len, hv_ctl_i
         long line = csv.record_line;
         size_t n, ncodes = 0, bad = errs->total;
         bool split = false;
-        const char *code = trimmed(hv_csv_field(&csv, c_code), &n);
+        const char *code = hv_trim(hv_csv_field(&csv, c_code), &n);
         const char *sv;
         hv_json_t rj;
 
@@ -381,7 +365,7 @@ int hv_ctl_legacy_parse(const char *path, const char *data, size_t len, hv_ctl_i
         }
         (void)put_text(&rj, &csv, c_name, "old_name", path, errs);
         bool codes_ok = put_new_codes(&rj, &csv, c_new, path, &ncodes, errs) == 0;
-        sv = trimmed(hv_csv_field(&csv, c_split), &n);
+        sv = hv_trim(hv_csv_field(&csv, c_split), &n);
         if (parse_split(sv, n, &split) < 0)
             row_fail(errs, path, line, "split",
                      "split must be full, partial, true or false, got \"%.*s\"",
@@ -390,11 +374,7 @@ int hv_ctl_legacy_parse(const char *path, const char *data, size_t len, hv_ctl_i
             row_fail(errs, path, line, "new_codes",
                      "a unit that was not split must map to exactly one new code, got %zu", ncodes);
         hv_json_kbool(&rj, "split", split);
-        hv_json_end(&rj);
-        if (errs->total == bad) {
-            hv_json_raw(&j, row.data, row.len);
-            imp->rows++;
-        }
+        keep_row(&j, &rj, &row, errs->total == bad, imp);
     }
     if (r < 0)
         csv_fail(&csv, path, errs);

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hocvu/util.h"
+
 enum {
     S_START,    /* before a request: empty lines are skipped */
     S_START_LF, /* after an empty line's CR */
@@ -40,17 +42,6 @@ static bool is_tchar(uint8_t c)
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
         return true;
     return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-static int hex_value(uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 void hv_frame_init(hv_frame_t *f, size_t head_max, hv_frame_limit_fn limit_fn, void *arg)
@@ -349,7 +340,7 @@ static hv_frame_event_t chunk_byte(hv_frame_t *f, uint8_t c)
         return refuse(f, 400, "chunk-size line too long");
     switch (f->state) {
     case S_CSIZE:
-        d = hex_value(c);
+        d = hv_hex_value(c);
         if (d >= 0) {
             if (++f->chunk_digits > 16)
                 return refuse(f, 400, "malformed chunk size");

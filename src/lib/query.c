@@ -6,16 +6,7 @@
 
 #include <string.h>
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+#include "hocvu/util.h"
 
 /* Decodes s[0..n) into out[0..cap] (NUL-terminated). Returns false on a bad escape, a control
  * byte, or overflow. */
@@ -33,8 +24,8 @@ static bool decode(const char *s, size_t n, char *out, size_t cap, const char **
                 *why = "incomplete percent escape";
                 return false;
             }
-            hi = hex_value(s[i + 1]);
-            lo = hex_value(s[i + 2]);
+            hi = hv_hex_value(s[i + 1]);
+            lo = hv_hex_value(s[i + 2]);
             if (hi < 0 || lo < 0) {
                 *why = "bad percent escape";
                 return false;

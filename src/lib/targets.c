@@ -11,28 +11,6 @@
 
 #define PERCENT_DECIMALS 6 /* digits after the point a share may have */
 
-static const char *trim(const char *s, size_t *n)
-{
-    size_t len = strlen(s);
-
-    while (len > 0 && (*s == ' ' || *s == '\t')) {
-        s++;
-        len--;
-    }
-    while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
-        len--;
-    *n = len;
-    return s;
-}
-
-static bool digits(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-    return n > 0;
-}
-
 static bool cohort_code(const char *s, size_t n)
 {
     if (n < 1 || n > 64)
@@ -52,8 +30,8 @@ static bool percent_ok(const char *s, size_t n)
     const char *dot = memchr(s, '.', n);
     size_t ip = dot ? (size_t)(dot - s) : n, fp = dot ? n - ip - 1 : 0;
 
-    if (!digits(s, ip) || ip > 3 || (dot && (fp == 0 || fp > PERCENT_DECIMALS)) ||
-        (dot && !digits(dot + 1, fp)))
+    if (!hv_all_digits(s, ip) || ip > 3 || (dot && (fp == 0 || fp > PERCENT_DECIMALS)) ||
+        (dot && !hv_all_digits(dot + 1, fp)))
         return false;
     long whole = strtol(s, NULL, 10);
     if (whole > 100)
@@ -97,7 +75,7 @@ static const char *field(const hv_csv_t *csv, int col, size_t *n)
         *n = 0;
         return "";
     }
-    return trim(hv_csv_field(csv, col), n);
+    return hv_trim(hv_csv_field(csv, col), n);
 }
 
 int hv_targets_parse(const char *path, const char *data, size_t len, hv_target_row_t **rows_out,
@@ -141,7 +119,7 @@ int hv_targets_parse(const char *path, const char *data, size_t len, hv_target_r
         const char *f;
 
         f = field(&csv, c_year, &fl);
-        if (!digits(f, fl) || fl != 4 || atoi(f) < HV_TARGET_YEAR_MIN ||
+        if (!hv_all_digits(f, fl) || fl != 4 || atoi(f) < HV_TARGET_YEAR_MIN ||
             atoi(f) > HV_TARGET_YEAR_MAX)
             hv_errlist_add(errs, path, line, "year must be a year from %d to %d, got \"%.*s\"",
                            HV_TARGET_YEAR_MIN, HV_TARGET_YEAR_MAX, (int)(fl > 40 ? 40 : fl), f);
@@ -149,7 +127,7 @@ int hv_targets_parse(const char *path, const char *data, size_t len, hv_target_r
             row.year = atoi(f);
 
         f = field(&csv, c_scope, &fl);
-        if ((fl == 4 && memcmp(f, "city", 4) == 0) || (fl == 5 && digits(f, 5)) ||
+        if ((fl == 4 && memcmp(f, "city", 4) == 0) || (fl == 5 && hv_all_digits(f, 5)) ||
             (fl > 7 && memcmp(f, "cohort:", 7) == 0 && cohort_code(f + 7, fl - 7)))
             memcpy(row.scope, f, fl);
         else
@@ -185,7 +163,7 @@ int hv_targets_parse(const char *path, const char *data, size_t len, hv_target_r
         if ((tl > 0) == (pl > 0)) {
             hv_errlist_add(errs, path, line, "exactly one of target and percent must be given");
         } else if (tl > 0) {
-            if (!digits(t, tl) || tl > 15)
+            if (!hv_all_digits(t, tl) || tl > 15)
                 hv_errlist_add(errs, path, line,
                                "target must be a non-negative integer, got \"%.*s\"",
                                (int)(tl > 40 ? 40 : tl), t);
@@ -200,7 +178,7 @@ int hv_targets_parse(const char *path, const char *data, size_t len, hv_target_r
             memcpy(row.percent, p, pl);
         }
         if (bl > 0) {
-            if (!digits(b, bl) || bl > 15)
+            if (!hv_all_digits(b, bl) || bl > 15)
                 hv_errlist_add(errs, path, line,
                                "base must be a non-negative integer, got \"%.*s\"",
                                (int)(bl > 40 ? 40 : bl), b);
