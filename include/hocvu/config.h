@@ -13,7 +13,7 @@
 #include "hocvu/util.h"
 
 #define HV_MAX_READ_TOKENS 32
-#define HV_CONFIG_N_SETTINGS 24 /* rows of the option table in config.c */
+#define HV_CONFIG_N_SETTINGS 25 /* rows of the option table in config.c */
 #define HV_CONFIG_FP_LEN 32     /* SHA-256 */
 
 typedef struct hv_redis_addr {
@@ -37,6 +37,8 @@ typedef struct hv_config {
     int64_t target;
     int n_read_tokens;
     char *read_tokens[HV_MAX_READ_TOKENS]; /* owned */
+    int n_admin_tokens;
+    char *admin_tokens[HV_MAX_READ_TOKENS]; /* owned: HOCVU_ADMIN_TOKENS (CONTRACT §12) */
     int64_t timestamp_tolerance;
     int threads;
     int batch_max; /* events per database transaction */

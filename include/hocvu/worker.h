@@ -52,8 +52,10 @@ struct hv_worker {
     int rate_limit, rate_burst;
     int n_tokens;
     char *tokens[HV_MAX_READ_TOKENS]; /* owned copies */
-    struct event *stop_ev;            /* activated from the main thread */
-    struct event *deadline_ev;        /* drain deadline */
+    int n_admin_tokens;
+    char *admin_tokens[HV_MAX_READ_TOKENS]; /* owned copies */
+    struct event *stop_ev;                  /* activated from the main thread */
+    struct event *deadline_ev;              /* drain deadline */
     uint64_t req_seq;
     hv_metrics_t metrics;        /* written by this worker only */
     hv_stream_client_t *streams; /* open /v1/stream clients (owned list, stream.c) */

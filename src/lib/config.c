@@ -45,6 +45,7 @@ enum {
     O_ID_PEPPER,
     O_TARGET,
     O_READ_TOKENS,
+    O_ADMIN_TOKENS,
     O_TIMESTAMP_TOLERANCE,
     O_THREADS,
     O_BATCH_MAX,
@@ -83,6 +84,10 @@ static const opt_def_t opts[O_COUNT] = {
                   "city target of certified adults"},
     [O_READ_TOKENS] = {"HOCVU_READ_TOKENS", "--read-tokens", OPT_SECRET, "", 0, 0,
                        "space-separated bearer tokens for read APIs; empty = public", APPLY_SIGHUP},
+    [O_ADMIN_TOKENS] = {"HOCVU_ADMIN_TOKENS", "--admin-tokens", OPT_SECRET, "", 0, 0,
+                        "space-separated bearer tokens for the endpoints that name people or "
+                        "certificates; they also pass every read check; empty = those are off",
+                        APPLY_SIGHUP},
     [O_TIMESTAMP_TOLERANCE] = {"HOCVU_TIMESTAMP_TOLERANCE", "--timestamp-tolerance", OPT_INT, "300",
                                1, 86400, "seconds of allowed webhook-timestamp skew", APPLY_SIGHUP},
     [O_THREADS] = {"HOCVU_THREADS", "--threads", OPT_INT, "0", 0, 64,
@@ -454,6 +459,12 @@ static hv_config_status_t hv_config_load_with(hv_config_t *cfg, int argc, char *
     }
     cfg->id_pepper = hv_xmalloc(cfg->id_pepper_len);
     memcpy(cfg->id_pepper, val[O_ID_PEPPER], cfg->id_pepper_len);
+    cfg->n_admin_tokens = split_tokens(val[O_ADMIN_TOKENS], cfg->admin_tokens, HV_MAX_READ_TOKENS);
+    if (cfg->n_admin_tokens < 0) {
+        cfg->n_admin_tokens = HV_MAX_READ_TOKENS;
+        snprintf(err, errlen, "HOCVU_ADMIN_TOKENS holds more than %d tokens", HV_MAX_READ_TOKENS);
+        goto failed;
+    }
     cfg->n_read_tokens = split_tokens(val[O_READ_TOKENS], cfg->read_tokens, HV_MAX_READ_TOKENS);
     if (cfg->n_read_tokens < 0) {
         cfg->n_read_tokens = HV_MAX_READ_TOKENS;
@@ -611,6 +622,8 @@ void hv_config_free(hv_config_t *cfg)
     }
     for (int i = 0; i < cfg->n_read_tokens; i++)
         free(cfg->read_tokens[i]);
+    for (int i = 0; i < cfg->n_admin_tokens; i++)
+        free(cfg->admin_tokens[i]);
     explicit_bzero(&cfg->webhook_keys, sizeof(cfg->webhook_keys));
     memset(cfg, 0, sizeof(*cfg));
 }

@@ -284,25 +284,41 @@ bool hv_http_is_get(hv_req_t *r)
     return false;
 }
 
+/* The bearer token of the request, or NULL (no Authorization, or not Bearer). */
+static const char *bearer(hv_req_t *r)
+{
+    const char *auth = hv_http_header(r, "Authorization");
+    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
+        return NULL;
+    return auth + 7;
+}
+
+/* Whether token is one of list[0..n): every entry is compared, in constant time for equal
+ * lengths, so the time does not say which one matched. */
+static bool token_in(const char *token, char *const *list, int n)
+{
+    size_t len = strlen(token);
+    bool ok = false;
+    for (int i = 0; i < n; i++)
+        if (strlen(list[i]) == len && hv_ct_memeq(token, list[i], len))
+            ok = true;
+    return ok;
+}
+
 bool hv_http_authorized(hv_req_t *r)
 {
     const hv_worker_t *w = r->w;
-    const char *auth;
-    bool ok = false;
+    const char *token;
 
     if (w->n_tokens == 0)
         return true;
-    auth = hv_http_header(r, "Authorization");
-    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
+    token = bearer(r);
+    if (!token)
         return false;
-    auth += 7;
-    size_t n = strlen(auth);
-    for (int i = 0; i < w->n_tokens; i++) {
-        /* Every token is compared, in constant time for equal lengths. */
-        if (strlen(w->tokens[i]) == n && hv_ct_memeq(auth, w->tokens[i], n))
-            ok = true;
-    }
-    return ok;
+    /* Admin tokens pass every read check too (CONTRACT §12). */
+    bool read = token_in(token, w->tokens, w->n_tokens);
+    bool admin = token_in(token, w->admin_tokens, w->n_admin_tokens);
+    return read || admin;
 }
 
 bool hv_http_content_type_is(hv_req_t *r, const char *want)

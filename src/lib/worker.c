@@ -134,6 +134,11 @@ void hv_worker_sync_live(hv_worker_t *w)
     w->n_tokens = c->n_read_tokens;
     for (int i = 0; i < c->n_read_tokens; i++)
         w->tokens[i] = hv_xstrdup(c->read_tokens[i]);
+    for (int i = 0; i < w->n_admin_tokens; i++)
+        free(w->admin_tokens[i]);
+    w->n_admin_tokens = c->n_admin_tokens;
+    for (int i = 0; i < c->n_admin_tokens; i++)
+        w->admin_tokens[i] = hv_xstrdup(c->admin_tokens[i]);
     w->tolerance = c->timestamp_tolerance;
     w->rate_limit = c->rate_limit;
     w->rate_burst = c->rate_burst;
@@ -390,6 +395,8 @@ void hv_worker_free(hv_worker_t *w)
     hv_pseudonymizer_free(w->pseud);
     for (int i = 0; i < w->n_tokens; i++)
         free(w->tokens[i]);
+    for (int i = 0; i < w->n_admin_tokens; i++)
+        free(w->admin_tokens[i]);
     if (w->base)
         event_base_free(w->base);
 }

@@ -1,6 +1,6 @@
-// reads.test.mjs - the read side of CONTRACT §7 with HOCVU_READ_TOKENS set: bearer tokens,
-// one ward with its groups, the time series, the CSV report, the live stream, the dashboard
-// page and the metrics.
+// reads.test.mjs - the read side of CONTRACT §7 with HOCVU_READ_TOKENS set: bearer tokens
+// (HOCVU_ADMIN_TOKENS pass too), one ward with its groups, the time series, the CSV report, the
+// live stream, the dashboard page and the metrics.
 
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -20,6 +20,7 @@ import {
 } from './lib/harness.mjs';
 
 const TOKENS = ['reader-token-one-9f2c', 'reader-token-two-41aa'];
+const ADMIN = 'admin-token-77b1e0';
 const auth = { authorization: `Bearer ${TOKENS[1]}` };
 let srv;
 
@@ -29,7 +30,7 @@ before(async () => {
     srv = await startHocvud({
         dbUrl: await newDatabase(pg),
         redisUrl: redis.url,
-        env: { HOCVU_READ_TOKENS: TOKENS.join(' ') },
+        env: { HOCVU_READ_TOKENS: TOKENS.join(' '), HOCVU_ADMIN_TOKENS: ADMIN },
     });
     // Ward 31135: an adult citizen and a minor student on 15 Sep; ward 31120: an adult official
     // on 16 Sep (Vietnam time).
@@ -62,12 +63,13 @@ test('read APIs need one of the configured bearer tokens', async () => {
             const wrong = await request(`${srv.url}${path}`, { headers: { authorization: 'Bearer nope' } });
             assert.equal(wrong.status, 401, `${path} with a wrong token`);
             assert.ok(!wrong.text.includes(TOKENS[0]) && !wrong.text.includes(TOKENS[1]), 'reply names a token');
-            for (const t of TOKENS) {
+            // An admin token passes every read check too (CONTRACT §12).
+            for (const t of [...TOKENS, ADMIN]) {
                 const ok = await request(`${srv.url}${path}`, { headers: { authorization: `Bearer ${t}` } });
                 assert.equal(ok.status, 200, `${path} with a configured token: ${ok.status} ${ok.text.slice(0, 300)}`);
             }
         }
-        for (const t of TOKENS) assert.ok(!srv.logs.includes(t), 'a read token appears in the log');
+        for (const t of [...TOKENS, ADMIN]) assert.ok(!srv.logs.includes(t), 'a token appears in the log');
     });
 });
 

@@ -128,8 +128,9 @@ static void test_each_setting(void)
 
     /* The list for help and logs: exactly the reloadable settings, in table order. */
     const char *list = hv_config_reloadable_list();
-    CHECK_STR(list, "HOCVU_WEBHOOK_SECRETS, HOCVU_READ_TOKENS, HOCVU_TIMESTAMP_TOLERANCE, "
-                    "HOCVU_LOG_LEVEL, HOCVU_RATE_LIMIT, HOCVU_RATE_BURST");
+    CHECK_STR(list, "HOCVU_WEBHOOK_SECRETS, HOCVU_READ_TOKENS, HOCVU_ADMIN_TOKENS, "
+                    "HOCVU_TIMESTAMP_TOLERANCE, HOCVU_LOG_LEVEL, HOCVU_RATE_LIMIT, "
+                    "HOCVU_RATE_BURST");
     CHECK(hv_config_reloadable_list() == list);
 }
 
