@@ -217,6 +217,9 @@ cat <<EOF
   database:        $DBURL
   redis:           redis://127.0.0.1:$REDISPORT/0
 
+$([[ "$PROVINCE" == 92 ]] || echo "  targets:         none imported yet: the city target is HOCVU_TARGET until
+                   hocvuctl targets import loads yours (deploy/examples/targets_commune_percent.csv)
+")
   Send a signed example event (from another terminal):
     .run/send-example.sh
   or paste:
