@@ -211,9 +211,11 @@ static int put_value(hv_buf_t *out, const json_t *v, char *err, size_t errlen)
 
 int hv_jcs_canonicalize(const char *json, size_t len, hv_buf_t *out, char *err, size_t errlen)
 {
+    /* Every number is an IEEE double in JCS: integers are read as reals too. */
     json_error_t je;
-    json_t *v =
-        json_loadb(json, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
+    json_t *v = json_loadb(
+        json, len,
+        JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &je);
     int rc;
 
     if (!v) {
