@@ -34,6 +34,12 @@ static void usage(FILE *f)
           "                                columns year,scope,group and target or percent\n"
           "                                required, base,measure optional; every bad row is\n"
           "                                reported as FILE:LINE: message, nothing loaded then\n"
+          "  report freeze --as-of YYYY-MM-DD [--year YYYY] --label TEXT\n"
+          "                                freeze the ward report as of that day (the year's\n"
+          "                                targets; default the day's year) with its RFC 8785\n"
+          "                                digest and evidence; prints the id and the digest\n"
+          "  report verify ID              recompute a frozen report's digest (exit 0 if it\n"
+          "                                matches) and show how the same day counts now\n"
           "  reconcile [--repair]          recompute every counter from the stored certificates\n"
           "                                and print each difference; --repair rewrites\n"
           "                                counters and attribution; exits 1 on any difference\n"
@@ -86,6 +92,45 @@ static int with_database(const char *url, const char *cmd, const char *file, boo
     else
         status = hv_ctl_reconcile(conn, repair, stdout, stderr);
 done:
+    PQfinish(conn);
+    if (fflush(stdout) != 0 && status == HV_CTL_OK)
+        status = HV_CTL_FAILED;
+    return status;
+}
+
+/* hocvuctl report freeze --as-of YYYY-MM-DD [--year YYYY] --label TEXT | report verify ID */
+static int report_command(const char *url, int nargs, char **args)
+{
+    const char *as_of = NULL, *year = NULL, *label = NULL;
+    int status;
+    PGconn *conn;
+
+    if (nargs == 0 || (strcmp(args[0], "freeze") != 0 && strcmp(args[0], "verify") != 0))
+        return usage_error("report needs a subcommand: freeze or verify", nargs ? args[0] : NULL);
+    if (strcmp(args[0], "verify") == 0) {
+        if (nargs != 2)
+            return usage_error("report verify takes one report id", nargs > 2 ? args[2] : NULL);
+    } else {
+        for (int k = 1; k < nargs; k++) {
+            const char **slot = strcmp(args[k], "--as-of") == 0   ? &as_of
+                                : strcmp(args[k], "--year") == 0  ? &year
+                                : strcmp(args[k], "--label") == 0 ? &label
+                                                                  : NULL;
+            if (!slot)
+                return usage_error("unknown report freeze argument", args[k]);
+            if (k + 1 >= nargs)
+                return usage_error("option requires an argument", args[k]);
+            *slot = args[++k];
+        }
+        if (!as_of || !label)
+            return usage_error("report freeze needs --as-of YYYY-MM-DD and --label TEXT", NULL);
+    }
+    conn = hv_ctl_connect(url, stderr);
+    if (!conn)
+        return HV_CTL_FAILED;
+    status = strcmp(args[0], "verify") == 0
+                 ? hv_ctl_report_verify(conn, args[1], stdout, stderr)
+                 : hv_ctl_report_freeze(conn, as_of, year, label, stdout, stderr);
     PQfinish(conn);
     if (fflush(stdout) != 0 && status == HV_CTL_OK)
         status = HV_CTL_FAILED;
@@ -197,5 +242,7 @@ int main(int argc, char **argv)
                                args[0]);
         return with_database(url, "targets-import", args[1], false, NULL);
     }
+    if (strcmp(cmd, "report") == 0)
+        return report_command(url, nargs, args);
     return usage_error("unknown command", cmd);
 }

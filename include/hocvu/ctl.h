@@ -73,6 +73,15 @@ int hv_ctl_wards_import_legacy(PGconn *conn, const char *path, FILE *out, FILE *
 /* Replaces every target of the years the file names (CONTRACT §9), all or nothing; every bad
  * row is printed as "FILE:LINE: message" (up to 50) and nothing is loaded then. */
 int hv_ctl_targets_import(PGconn *conn, const char *path, FILE *out, FILE *errf);
+/* Freezes the report as of a day (CONTRACT §10): the report object of that day against the
+ * year's targets (year_arg NULL = the day's year), with its RFC 8785 digest and the evidence
+ * (the certificate behind each person counted), stored in one transaction, never changed.
+ * Prints the id and the digest. */
+int hv_ctl_report_freeze(PGconn *conn, const char *as_of, const char *year_arg, const char *label,
+                         FILE *out, FILE *errf);
+/* Recomputes a stored report's digest and prints how the same as_of computed now differs.
+ * HV_CTL_OK if and only if the digest matches. */
+int hv_ctl_report_verify(PGconn *conn, const char *id, FILE *out, FILE *errf);
 /* Compares stored counters and attribution with those recomputed from the certificates and
  * prints every difference. With repair, rewrites them in one transaction. Returns HV_CTL_FAILED
  * whenever a difference was found, repaired or not. */

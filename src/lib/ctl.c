@@ -19,6 +19,13 @@
 #include "hocvu/json.h"
 #include "hocvu/migrate.h"
 #include "hocvu/targets.h"
+#include "hocvu/readmodel.h"
+#include "hocvu/report.h"
+#include "hocvu/snapshot.h"
+#include "hocvu/timeutil.h"
+#include "hocvu/ward.h"
+#include <jansson.h>
+#include <time.h>
 
 #define HV_WARD_CODES 100000 /* 5-digit codes: 00000..99999 */
 #define HV_MAX_INT_DIGITS 18 /* fits int64 */
@@ -737,6 +744,240 @@ failed:
     free(rows);
     hv_buf_free(&file);
     hv_buf_free(&json);
+    return status;
+}
+
+/* The read model as the service builds it, from what conn's transaction sees: a snapshot
+ * (caller releases) or NULL after printing. */
+static hv_snapshot_t *load_snapshot(PGconn *conn, int current_year, FILE *errf)
+{
+    char err[256];
+    hv_target_t *targets = NULL;
+    hv_count_row_t *rows = NULL;
+    size_t nt = 0, nr = 0;
+    const char *env = getenv("HOCVU_TARGET");
+    int64_t city = env && env[0] ? strtoll(env, NULL, 10) : 996000;
+    hv_wardtab_t *wards = hv_wardtab_load(conn, err, sizeof(err));
+
+    if (!wards || hv_readmodel_targets(conn, &targets, &nt, err, sizeof(err)) < 0 ||
+        hv_readmodel_rows(conn, &rows, &nr, err, sizeof(err)) < 0) {
+        fprintf(errf, "hocvuctl: could not read the counts: %s\n", err);
+        hv_wardtab_free(wards);
+        free(targets);
+        return NULL;
+    }
+    hv_snapshot_t *snap = hv_snapshot_build(wards, rows, nr, targets, nt, city > 0 ? city : 996000,
+                                            current_year, (int64_t)time(NULL), 0);
+    free(targets);
+    free(rows);
+    return snap;
+}
+
+int hv_ctl_report_freeze(PGconn *conn, const char *as_of, const char *year_arg, const char *label,
+                         FILE *out, FILE *errf)
+{
+    static const char evidence_sql[] =
+        "INSERT INTO report_evidence (report_id, ward, grp, day, adult, cert_id) "
+        "SELECT $1, ward, grp, day, adult, cert_id FROM persons "
+        "WHERE cert_id IS NOT NULL AND day <= $2::date ORDER BY ward, cert_id";
+    int status = HV_CTL_FAILED;
+    hv_date_t d;
+    int64_t now = (int64_t)time(NULL);
+    int current = hv_time_vn_date(now).year, year;
+    hv_snapshot_t *snap = NULL;
+    hv_view_t *v = NULL;
+    hv_buf_t body;
+    char digest[65], id[32], err[256], created[32], ystr[16];
+    unsigned char rnd[4];
+    const char *jurisdiction = getenv("HOCVU_JURISDICTION");
+    PGresult *res = NULL;
+
+    hv_buf_init(&body);
+    if (!jurisdiction || !jurisdiction[0])
+        jurisdiction = "Cần Thơ";
+    if (!hv_date_parse(as_of, strlen(as_of), &d)) {
+        fprintf(errf, "hocvuctl: --as-of must be a day YYYY-MM-DD, got \"%s\"\n", as_of);
+        return HV_CTL_USAGE;
+    }
+    int32_t day = (int32_t)hv_date_to_days(d);
+    if (day > (int32_t)hv_date_to_days(hv_time_vn_date(now))) {
+        fprintf(errf, "hocvuctl: --as-of %s is in the future (Vietnam time)\n", as_of);
+        return HV_CTL_FAILED;
+    }
+    year = year_arg ? atoi(year_arg) : d.year;
+    if (year < HV_FIRST_YEAR || year > current || (year_arg && strlen(year_arg) != 4)) {
+        fprintf(errf, "hocvuctl: the year must be from %d to %d\n", HV_FIRST_YEAR, current);
+        return HV_CTL_USAGE;
+    }
+    if (!label || !label[0] || strlen(label) > 200 || !clean_text(label, strlen(label))) {
+        fprintf(errf, "hocvuctl: --label must be 1-200 bytes of text\n");
+        return HV_CTL_USAGE;
+    }
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+        fprintf(errf, "hocvuctl: no random bytes from OpenSSL\n");
+        return HV_CTL_FAILED;
+    }
+    snprintf(id, sizeof(id), "%s-%02x%02x%02x%02x", as_of, rnd[0], rnd[1], rnd[2], rnd[3]);
+
+    /* One snapshot of the database for the counts and the evidence. */
+    if (exec_command(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ", "could not freeze", errf) < 0)
+        goto failed;
+    snap = load_snapshot(conn, current, errf);
+    if (!snap)
+        goto failed;
+    v = hv_view_build(snap, year, day);
+    hv_report_meta_t meta = {
+        .id = id, .label = label, .jurisdiction = jurisdiction, .created_at = now};
+    if (hv_report_build(snap, v, &meta, &body, digest, err, sizeof(err)) < 0) {
+        fprintf(errf, "hocvuctl: could not build the report: %s\n", err);
+        goto failed;
+    }
+    hv_time_format_utc(now, created);
+    snprintf(ystr, sizeof(ystr), "%d", year);
+    {
+        const char *p[7] = {id, label, as_of, ystr, created, digest, body.data};
+        res = exec_params(conn,
+                          "INSERT INTO reports (id, label, as_of, year, created_at, digest, body) "
+                          "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                          7, p, PGRES_COMMAND_OK, "could not store the report", errf);
+        if (!res)
+            goto failed;
+        PQclear(res);
+        const char *e[2] = {id, as_of};
+        res = exec_params(conn, evidence_sql, 2, e, PGRES_COMMAND_OK,
+                          "could not store the evidence", errf);
+        if (!res)
+            goto failed;
+    }
+    /* Every person counted has their certificate in the evidence, or the report is not made. */
+    if (strtoll(PQcmdTuples(res), NULL, 10) != v->total) {
+        fprintf(errf,
+                "hocvuctl: the counters (%lld certified) and the attribution (%s persons) "
+                "differ: run hocvuctl reconcile --repair first\n",
+                (long long)v->total, PQcmdTuples(res));
+        goto failed;
+    }
+    if (exec_command(conn, "COMMIT", "could not freeze", errf) < 0)
+        goto failed;
+    fprintf(out, "frozen report %s\ndigest %s\n", id, digest);
+    status = HV_CTL_OK;
+failed:
+    PQclear(res);
+    rollback_if_open(conn);
+    hv_view_free(v);
+    hv_snapshot_release(snap);
+    hv_buf_free(&body);
+    return status;
+}
+
+/* Prints how one member of the stored and the recomputed object differ, if they do. */
+static int print_change(FILE *out, const char *what, const char *member, json_t *then, json_t *now)
+{
+    if (json_equal(json_object_get(then, member), json_object_get(now, member)))
+        return 0;
+    char *a = json_dumps(json_object_get(then, member), JSON_ENCODE_ANY | JSON_COMPACT);
+    char *b = json_dumps(json_object_get(now, member), JSON_ENCODE_ANY | JSON_COMPACT);
+    fprintf(out, "%s %s: %s when frozen, %s now\n", what, member, a ? a : "?", b ? b : "?");
+    free(a);
+    free(b);
+    return 1;
+}
+
+int hv_ctl_report_verify(PGconn *conn, const char *id, FILE *out, FILE *errf)
+{
+    static const char *const ward_members[] = {
+        "certified_adults", "certified_total", "target", "target_estimated",
+        "percent",          "reached_on",      "rank"};
+    static const char *const city_members[] = {"target", "certified_adults", "certified_total",
+                                               "percent"};
+    const char *p[1] = {id};
+    PGresult *res = exec_params(conn, "SELECT body, digest, as_of, year FROM reports WHERE id = $1",
+                                1, p, PGRES_TUPLES_OK, "could not read the report", errf);
+    char computed[65], stated[65], err[256];
+    int status = HV_CTL_FAILED, changes = 0;
+    hv_snapshot_t *snap = NULL;
+    hv_view_t *v = NULL;
+    hv_buf_t now_body;
+    json_t *then = NULL, *now = NULL;
+
+    hv_buf_init(&now_body);
+    if (!res)
+        return HV_CTL_FAILED;
+    if (PQntuples(res) == 0) {
+        fprintf(errf, "hocvuctl: no report %s\n", id);
+        goto done;
+    }
+    const char *body = PQgetvalue(res, 0, 0);
+    if (hv_report_digest(body, strlen(body), computed, stated, err, sizeof(err)) < 0) {
+        fprintf(errf, "hocvuctl: report %s: %s\n", id, err);
+        goto done;
+    }
+    bool ok = strcmp(computed, stated) == 0 && strcmp(stated, PQgetvalue(res, 0, 1)) == 0;
+    if (ok)
+        fprintf(out, "digest ok %s\n", computed);
+    else
+        fprintf(out, "digest MISMATCH: the report states %s, its contents give %s\n", stated,
+                computed);
+
+    /* The same as_of recomputed from what the database holds now. */
+    hv_date_t d;
+    then = json_loads(body, 0, NULL);
+    if (!hv_date_parse(PQgetvalue(res, 0, 2), 10, &d) || !then)
+        goto done;
+    int current = hv_time_vn_date((int64_t)time(NULL)).year;
+    snap = load_snapshot(conn, current, errf);
+    if (!snap)
+        goto done;
+    v = hv_view_build(snap, atoi(PQgetvalue(res, 0, 3)), (int32_t)hv_date_to_days(d));
+    hv_report_meta_t meta = {.id = id,
+                             .label = json_string_value(json_object_get(then, "label")),
+                             .jurisdiction =
+                                 json_string_value(json_object_get(then, "jurisdiction")),
+                             .created_at = (int64_t)time(NULL)};
+    char ignored[65];
+    if (hv_report_build(snap, v, &meta, &now_body, ignored, err, sizeof(err)) < 0 ||
+        !(now = json_loads(now_body.data, 0, NULL))) {
+        fprintf(errf, "hocvuctl: could not recompute the report: %s\n", err);
+        goto done;
+    }
+    for (size_t i = 0; i < sizeof(city_members) / sizeof(city_members[0]); i++)
+        changes += print_change(out, "city", city_members[i], json_object_get(then, "city"),
+                                json_object_get(now, "city"));
+    changes += print_change(out, "city", "by_group", then, now);
+    json_t *tw = json_object_get(then, "wards"), *nw = json_object_get(now, "wards");
+    for (size_t i = 0; i < json_array_size(tw); i++) {
+        json_t *a = json_array_get(tw, i), *b = NULL;
+        const char *code = json_string_value(json_object_get(a, "code"));
+        for (size_t k = 0; k < json_array_size(nw) && !b; k++)
+            if (code && strcmp(code, json_string_value(
+                                         json_object_get(json_array_get(nw, k), "code"))) == 0)
+                b = json_array_get(nw, k);
+        char what[32];
+        snprintf(what, sizeof(what), "ward %s", code ? code : "?");
+        if (!b) {
+            fprintf(out, "%s: no longer a ward\n", what);
+            changes++;
+            continue;
+        }
+        for (size_t m = 0; m < sizeof(ward_members) / sizeof(ward_members[0]); m++)
+            changes += print_change(out, what, ward_members[m], a, b);
+    }
+    if (changes == 0)
+        fprintf(out, "no change since the freeze: the same as_of recomputed now gives the same "
+                     "figures\n");
+    else
+        fprintf(out,
+                "%d changes since the freeze (late events, revocations); the frozen report "
+                "stands as it was\n",
+                changes);
+    status = ok ? HV_CTL_OK : HV_CTL_FAILED;
+done:
+    json_decref(then);
+    json_decref(now);
+    hv_view_free(v);
+    hv_snapshot_release(snap);
+    hv_buf_free(&now_body);
+    PQclear(res);
     return status;
 }
 

@@ -15,6 +15,7 @@
 #include "hocvu/event.h"
 #include "hocvu/janitor.h"
 #include "hocvu/log.h"
+#include "hocvu/readmodel.h"
 #include "hocvu/timeutil.h"
 
 #define HV_SNAPSHOT_FULL_EVERY_MS 30000 /* re-read counters at least this often regardless */
@@ -148,11 +149,10 @@ static int refresh(hv_snapstore_t *st)
     PGresult *res;
     hv_count_row_t *rows;
     hv_target_t *targets;
-    int n_targets;
+    size_t n_targets, n;
     hv_snapshot_t *prev, *next = NULL;
     char err[256];
     uint64_t hash;
-    int n;
 
     if (ensure_connected(st) < 0)
         return -1;
@@ -169,30 +169,15 @@ static int refresh(hv_snapstore_t *st)
     }
     /* The targets (a few hundred rows at most) are read whole every cycle; they go into the
      * hash, so an import shows within one cycle. */
-    uint64_t whash = hv_wardtab_hash(wards), thash;
-    res = query(st, "SELECT year, scope, grp, measure, coalesce(effective, -1) FROM hv_targets");
-    if (!res) {
+    uint64_t whash = hv_wardtab_hash(wards), thash = 0;
+    if (hv_readmodel_targets(st->conn, &targets, &n_targets, err, sizeof(err)) < 0) {
+        log_down(st, "snapshot query failed", err);
         hv_wardtab_free(wards);
         return -1;
     }
-    n_targets = PQntuples(res);
-    targets = hv_xcalloc(n_targets ? (size_t)n_targets : 1, sizeof(*targets));
-    thash = 0;
-    for (int r = 0; r < n_targets; r++) {
-        hv_target_t *t = &targets[r];
-        const char *g = PQgetvalue(res, r, 2);
-        t->year = atoi(PQgetvalue(res, r, 0));
-        snprintf(t->scope, sizeof(t->scope), "%s", PQgetvalue(res, r, 1));
-        t->grp = 0;
-        for (int k = 1; k <= 4; k++)
-            if (strcmp(g, hv_group_name((hv_group_t)k)) == 0)
-                t->grp = k;
-        t->all_ages = strcmp(PQgetvalue(res, r, 3), "all") == 0;
-        t->value = int_or(res, r, 4, -1);
-        thash += hv_mix64(hv_fnv1a(HV_FNV_OFFSET ^ 0x7461726765747321ull, t, sizeof(*t)));
-    }
-    PQclear(res);
-
+    for (size_t i = 0; i < n_targets; i++)
+        thash += hv_mix64(
+            hv_fnv1a(HV_FNV_OFFSET ^ 0x7461726765747321ull, &targets[i], sizeof(targets[i])));
     whash += thash;
     if (version == st->built_version && whash == st->built_wards_hash &&
         now_ms() - st->built_at_ms < HV_SNAPSHOT_FULL_EVERY_MS) {
@@ -202,30 +187,17 @@ static int refresh(hv_snapstore_t *st)
         publish(st, NULL);
         return 0;
     }
-    res = query(st, "SELECT ward, grp, (day - date '1970-01-01'), sum(adults)::bigint, "
-                    "sum(total)::bigint FROM counters GROUP BY ward, grp, day "
-                    "HAVING sum(adults) <> 0 OR sum(total) <> 0");
-    if (!res) {
+    if (hv_readmodel_rows(st->conn, &rows, &n, err, sizeof(err)) < 0) {
+        log_down(st, "snapshot query failed", err);
         free(targets);
         hv_wardtab_free(wards);
         return -1;
     }
-    n = PQntuples(res);
-    rows = hv_xcalloc(n ? (size_t)n : 1, sizeof(*rows));
     /* Order-independent hash of the rows: a sum of per-row hashes, each mixed so that changes
      * on two rows cannot cancel out. */
     hash = whash;
-    for (int r = 0; r < n; r++) {
-        hv_count_row_t *c = &rows[r];
-        memset(c, 0, sizeof(*c));
-        snprintf(c->ward, sizeof(c->ward), "%s", PQgetvalue(res, r, 0));
-        c->grp = atoi(PQgetvalue(res, r, 1));
-        c->day = (int32_t)atol(PQgetvalue(res, r, 2));
-        c->adults = int_or(res, r, 3, 0);
-        c->total = int_or(res, r, 4, 0);
-        hash += hv_mix64(hv_fnv1a(HV_FNV_OFFSET, c, sizeof(*c)));
-    }
-    PQclear(res);
+    for (size_t r = 0; r < n; r++)
+        hash += hv_mix64(hv_fnv1a(HV_FNV_OFFSET, &rows[r], sizeof(rows[r])));
 
     if (st->logged_down)
         hv_log(HV_LOG_INFO, "snapshot database available", NULL);
@@ -239,8 +211,8 @@ static int refresh(hv_snapstore_t *st)
         /* Nothing changed: keep the old snapshot, its as_of and its ETags. */
         hv_wardtab_free(wards);
     } else {
-        next = hv_snapshot_build(wards, rows, (size_t)n, targets, (size_t)n_targets,
-                                 st->cfg->target, year, now, hash);
+        next =
+            hv_snapshot_build(wards, rows, n, targets, n_targets, st->cfg->target, year, now, hash);
     }
     free(rows);
     free(targets);

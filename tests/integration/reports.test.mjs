@@ -1,0 +1,146 @@
+// reports.test.mjs - frozen reports (CONTRACT §10) with hocvuctl against real PostgreSQL and
+// hocvud: `report freeze` stores the report object with exactly its members, canonical per RFC
+// 8785, its digest the SHA-256 of the other members (checked here with an independent
+// canonicaliser), and the evidence (one certificate per person counted, no citizen id); late
+// events and revocations change what the same day counts now but never the frozen report;
+// `report verify` says so and exits 0, and 1 once the stored report has been tampered with;
+// nothing can update or delete a frozen report; reconcile --repair leaves it alone.
+
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import { after, before, test } from 'node:test';
+
+import {
+    event, genCitizenId, getJson, hocvuctl, newDatabase, postEvent, psql, sharedPostgres, sharedRedis, startHocvud, waitFor,
+} from './lib/harness.mjs';
+
+let srv;
+let dbUrl;
+const citizens = [];
+
+// RFC 8785 for the values a report holds (ASCII member names, finite numbers): sorted members,
+// JSON.stringify for everything else.
+function jcs(v) {
+    if (Array.isArray(v)) return `[${v.map(jcs).join(',')}]`;
+    if (v && typeof v === 'object') return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${jcs(v[k])}`).join(',')}}`;
+    return JSON.stringify(v);
+}
+
+before(async () => {
+    const pg = await sharedPostgres();
+    dbUrl = await newDatabase(pg);
+    srv = await startHocvud({ dbUrl, redisUrl: (await sharedRedis()).url });
+    for (const [ward, ts, group] of [
+        ['31135', '2025-10-01T09:00:00+07:00', 'citizen'],
+        ['31135', '2025-10-02T09:00:00+07:00', 'official'],
+        ['31120', '2025-10-03T09:00:00+07:00', 'worker'],
+    ]) {
+        const ev = event({ ward_code: ward, group, timestamp: ts, citizen_id: genCitizenId({ year: 1980 }) });
+        citizens.push(ev);
+        const r = await postEvent(srv.url, { body: ev, secret: srv.secret });
+        assert.equal(r.status, 200, r.text);
+    }
+    // A pupil: in certified_total, not in the adults.
+    const pupil = event({ ward_code: '31120', group: 'student', timestamp: '2025-10-04T09:00:00+07:00', citizen_id: genCitizenId({ year: 2012 }) });
+    citizens.push(pupil);
+    assert.equal((await postEvent(srv.url, { body: pupil, secret: srv.secret })).status, 200);
+    await waitFor(async () => (await getJson(`${srv.url}/v1/progress`)).certified_total === 4, { timeout: 5000, what: 'the events' });
+});
+
+after(async () => {
+    if (srv) await srv.stop();
+});
+
+function freeze(...args) {
+    const r = hocvuctl(dbUrl, 'report', 'freeze', ...args);
+    const id = /^frozen report (\S+)$/m.exec(r.stdout)?.[1];
+    const digest = /^digest ([0-9a-f]{64})$/m.exec(r.stdout)?.[1];
+    return { ...r, id, digest };
+}
+
+test('freeze: the report object with exactly its members, canonical, its digest over the rest, and its evidence', () => {
+    const f = freeze('--as-of', '2025-10-05', '--label', 'Báo cáo quý IV/2025');
+    assert.equal(f.status, 0, f.stderr);
+    assert.ok(f.id && f.digest, f.stdout);
+    const body = psql(dbUrl, `SELECT body FROM reports WHERE id = '${f.id}'`).trim();
+    const obj = JSON.parse(body);
+    assert.deepEqual(Object.keys(obj).sort(), ['as_of', 'by_group', 'city', 'created_at', 'digest', 'id', 'jurisdiction', 'label', 'targets', 'wards', 'year']);
+    assert.equal(body, jcs(obj), 'stored canonical (RFC 8785)');
+    const { digest, ...rest } = obj;
+    assert.equal(digest, f.digest);
+    assert.equal(crypto.createHash('sha256').update(jcs(rest)).digest('hex'), digest);
+    assert.equal(obj.id, f.id);
+    assert.equal(obj.as_of, '2025-10-05');
+    assert.equal(obj.year, 2025);
+    assert.equal(obj.label, 'Báo cáo quý IV/2025');
+    assert.equal(obj.jurisdiction, 'Cần Thơ');
+    assert.match(obj.created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    assert.deepEqual(obj.city, { target: 996000, certified_adults: 3, certified_total: 4, percent: 0 });
+    assert.deepEqual(obj.by_group, { citizen: 1, official: 1, student: 0, worker: 1 });
+    assert.equal(obj.wards.length, 103);
+    assert.deepEqual(Object.keys(obj.wards[0]).sort(), ['certified_adults', 'certified_total', 'code', 'name', 'percent', 'rank', 'reached_on', 'target', 'target_estimated', 'type']);
+    const a = obj.wards.find((w) => w.code === '31135');
+    assert.equal(a.certified_adults, 2);
+
+    // The evidence: one row per person counted, the certificate that counted them, no ids.
+    const ev = psql(dbUrl, `SELECT ward, grp, day, adult, cert_id FROM report_evidence WHERE report_id = '${f.id}' ORDER BY cert_id`).trim().split('\n');
+    assert.equal(ev.length, 4);
+    const certs = new Set(citizens.map((c) => c.data.certificate_id));
+    for (const line of ev) assert.ok(certs.has(line.split('|').at(-1)), line);
+    const dump = psql(dbUrl, 'SELECT body FROM reports UNION ALL SELECT cert_id FROM report_evidence');
+    for (const c of citizens) assert.ok(!dump.includes(c.data.citizen_id), 'a citizen id is stored');
+});
+
+test('late events and revocations change the day recomputed, never the frozen report; verify says so', async () => {
+    const f = freeze('--as-of', '2025-10-05', '--year', '2025', '--label', 'before late events');
+    assert.equal(f.status, 0, f.stderr);
+    const before = psql(dbUrl, `SELECT body FROM reports WHERE id = '${f.id}'`).trim();
+    // A late event attributed to 3 October in 31120, and a revocation of the citizen of
+    // 1 October in 31135.
+    const late = event({ ward_code: '31120', timestamp: '2025-10-03T12:00:00+07:00', citizen_id: genCitizenId({ year: 1970 }) });
+    assert.equal((await postEvent(srv.url, { body: late, secret: srv.secret })).status, 200);
+    const revoke = event({ type: 'certificate.revoked', citizen_id: citizens[0].data.citizen_id, certificate_id: citizens[0].data.certificate_id });
+    assert.equal((await postEvent(srv.url, { body: revoke, secret: srv.secret })).status, 200);
+
+    const v = hocvuctl(dbUrl, 'report', 'verify', f.id);
+    assert.equal(v.status, 0, v.stdout + v.stderr);
+    assert.match(v.stdout, new RegExp(`^digest ok ${f.digest}$`, 'm'));
+    assert.match(v.stdout, /changes since the freeze/);
+    assert.match(v.stdout, /^ward 31135 certified_adults: 2 when frozen, 1 now$/m);
+    assert.match(v.stdout, /^ward 31120 certified_adults: 1 when frozen, 2 now$/m);
+    assert.equal(psql(dbUrl, `SELECT body FROM reports WHERE id = '${f.id}'`).trim(), before, 'the frozen report did not change');
+
+    // A freeze now of the same day counts the late event and the revocation.
+    const again = freeze('--as-of', '2025-10-05', '--label', 'after');
+    assert.equal(again.status, 0, again.stderr);
+    const now = JSON.parse(psql(dbUrl, `SELECT body FROM reports WHERE id = '${again.id}'`).trim());
+    assert.equal(now.city.certified_total, 4); // +1 late, -1 revoked
+    assert.notEqual(again.digest, f.digest);
+});
+
+test('a frozen report cannot be changed or removed; a tampered one fails verify', () => {
+    const f = freeze('--as-of', '2025-10-04', '--label', 'tamper target');
+    assert.equal(f.status, 0, f.stderr);
+    for (const sql of [`UPDATE reports SET label = 'x' WHERE id = '${f.id}'`, `DELETE FROM reports WHERE id = '${f.id}'`, 'DELETE FROM report_evidence', 'TRUNCATE reports CASCADE']) {
+        assert.throws(() => psql(dbUrl, sql), /never changed or removed/, sql);
+    }
+    // reconcile --repair leaves reports alone.
+    const rec = hocvuctl(dbUrl, 'reconcile', '--repair');
+    assert.ok([0, 1].includes(rec.status), rec.stderr);
+    assert.equal(psql(dbUrl, `SELECT count(*) FROM reports WHERE id = '${f.id}'`).trim(), '1');
+    // Only the owner bypassing the trigger can tamper; verify then fails.
+    psql(dbUrl, `ALTER TABLE reports DISABLE TRIGGER reports_frozen; UPDATE reports SET body = replace(body, '"certified_total":3', '"certified_total":30') WHERE id = '${f.id}'; ALTER TABLE reports ENABLE TRIGGER reports_frozen`);
+    const v = hocvuctl(dbUrl, 'report', 'verify', f.id);
+    assert.equal(v.status, 1, v.stdout);
+    assert.match(v.stdout, /digest MISMATCH/);
+});
+
+test('freeze and verify refuse what they cannot do', () => {
+    assert.equal(freeze('--as-of', '2999-01-01', '--label', 'x').status, 1);
+    assert.equal(freeze('--as-of', '2025-13-01', '--label', 'x').status, 2);
+    assert.equal(freeze('--as-of', '2025-10-01').status, 2); // no label
+    assert.equal(freeze('--as-of', '2025-10-01', '--year', '2024', '--label', 'x').status, 2);
+    const v = hocvuctl(dbUrl, 'report', 'verify', '2025-10-01-00000000');
+    assert.equal(v.status, 1);
+    assert.match(v.stderr, /no report/);
+});
