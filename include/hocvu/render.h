@@ -36,4 +36,8 @@ void hv_render_timeseries(const hv_snapshot_t *s, const char *code, int32_t from
 void hv_render_wards_csv(const hv_snapshot_t *s, const hv_view_t *v, int32_t as_of_day,
                          hv_buf_t *out);
 
+/* GET /v1/reports/{id}.csv: the ward table of a frozen report, from its stored object, in
+ * the columns of the wards CSV. False if body is not a report object. */
+bool hv_render_frozen_csv(const char *body, size_t len, hv_buf_t *out);
+
 #endif

@@ -23,6 +23,9 @@ void hv_snapstore_free(hv_snapstore_t *st);
 /* Returns a new reference to the current snapshot, or NULL before the first successful refresh.
  * Thread-safe. Release with hv_snapshot_release(). */
 hv_snapshot_t *hv_snapshot_acquire(hv_snapstore_t *st);
+/* The frozen reports loaded so far, with a reference (release with hv_frozenset_release), or
+ * NULL before the first load. A new report is loaded within one refresh. */
+struct hv_frozenset *hv_frozen_acquire(hv_snapstore_t *st);
 
 /* True when the last refresh reached PostgreSQL. */
 bool hv_snapstore_db_ok(hv_snapstore_t *st);

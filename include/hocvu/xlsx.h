@@ -28,4 +28,8 @@ typedef struct hv_xlsx_meta {
 int hv_render_wards_xlsx(const hv_snapshot_t *s, const hv_view_t *v, const hv_xlsx_meta_t *m,
                          hv_buf_t *out, char *err, size_t errlen);
 
+/* The workbook of a frozen report, from its stored object: the same sheets, its id, label,
+ * creation time and digest on the summary. Returns 0, or -1 with err set. */
+int hv_render_frozen_xlsx(const char *body, size_t len, hv_buf_t *out, char *err, size_t errlen);
+
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "hocvu/frozen.h"
 #include "hocvu/handlers.h"
 #include "hocvu/query.h"
 #include "hocvu/render.h"
@@ -298,6 +299,80 @@ void hv_handle_report(hv_req_t *r)
 void hv_handle_report_xlsx(hv_req_t *r)
 {
     serve_report(r, REPORT_XLSX);
+}
+
+/* GET /v1/reports: the frozen reports, oldest first. */
+void hv_handle_reports(hv_req_t *r)
+{
+    hv_frozenset_t *f;
+
+    if (!hv_http_is_get(r))
+        return;
+    if (!hv_http_authorized(r)) {
+        hv_http_problem(r, 401, "unauthorized", NULL, "a valid bearer token is required");
+        return;
+    }
+    f = hv_frozen_acquire(r->w->srv->snap);
+    if (!f) {
+        hv_http_problem(r, 503, "unavailable", NULL, "no data loaded yet; retry later");
+        return;
+    }
+    hv_http_cached(r, "application/json", f->list, f->list_len, f->list_etag);
+    hv_frozenset_release(f);
+}
+
+/* GET /v1/reports/{id}, {id}.csv, {id}.xlsx: a frozen report exactly as stored, or its table. */
+void hv_handle_frozen(hv_req_t *r, const char *rest)
+{
+    char id[40], err[160], disp[96];
+    size_t n = strcspn(rest, ".");
+    const char *suffix = rest + n;
+    hv_frozenset_t *f;
+    const hv_frozen_t *x;
+    hv_buf_t b;
+
+    if (!hv_http_is_get(r))
+        return;
+    if (!hv_http_authorized(r)) {
+        hv_http_problem(r, 401, "unauthorized", NULL, "a valid bearer token is required");
+        return;
+    }
+    if (n == 0 || n >= sizeof(id) || strchr(rest, '/') ||
+        (*suffix && strcmp(suffix, ".csv") != 0 && strcmp(suffix, ".xlsx") != 0)) {
+        hv_http_problem(r, 404, "not_found", NULL, "no such report");
+        return;
+    }
+    memcpy(id, rest, n);
+    id[n] = '\0';
+    f = hv_frozen_acquire(r->w->srv->snap);
+    x = hv_frozenset_find(f, id);
+    if (!x) {
+        hv_http_problem(r, f ? 404 : 503, f ? "not_found" : "unavailable", NULL,
+                        f ? "no such report" : "no data loaded yet; retry later");
+        hv_frozenset_release(f);
+        return;
+    }
+    hv_buf_init(&b);
+    if (!*suffix) {
+        hv_http_cached(r, "application/json", x->body, x->body_len, x->etag);
+    } else if (strcmp(suffix, ".csv") == 0) {
+        if (!hv_render_frozen_csv(x->body, x->body_len, &b)) {
+            hv_http_problem(r, 500, "internal", NULL, "the stored report could not be read");
+        } else {
+            snprintf(disp, sizeof(disp), "attachment; filename=\"hocvu-report-%s.csv\"", x->id);
+            hv_http_add_header(r, "Content-Disposition", disp);
+            reply_rendered(r, "text/csv; charset=utf-8", &b);
+        }
+    } else if (hv_render_frozen_xlsx(x->body, x->body_len, &b, err, sizeof(err)) < 0) {
+        hv_log(HV_LOG_ERROR, "report workbook failed", "report=%s error=%s", x->id, err);
+        hv_http_problem(r, 500, "internal", NULL, "the workbook could not be written");
+    } else {
+        snprintf(disp, sizeof(disp), "attachment; filename=\"hocvu-report-%s.xlsx\"", x->id);
+        hv_http_add_header(r, "Content-Disposition", disp);
+        reply_rendered(r, HV_XLSX_MEDIA_TYPE, &b);
+    }
+    hv_buf_free(&b);
+    hv_frozenset_release(f);
 }
 
 /* GET / */

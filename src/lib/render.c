@@ -5,6 +5,9 @@
  */
 #include "hocvu/render.h"
 
+#include <jansson.h>
+#include <math.h>
+
 #include <stdio.h>
 #include <string.h>
 
@@ -254,4 +257,62 @@ void hv_render_wards_csv(const hv_snapshot_t *s, const hv_view_t *v, int32_t as_
         }
         hv_buf_printf(out, ",%s\r\n", day);
     }
+}
+
+/* One member of a stored ward object as a CSV cell: numbers as written, strings exactly (codes)
+ * or defused (names, types), booleans as true/false, null empty. */
+static void frozen_cell(hv_buf_t *out, json_t *v, bool text)
+{
+    char num[32];
+    if (json_is_integer(v)) {
+        hv_buf_printf(out, "%lld", (long long)json_integer_value(v));
+    } else if (json_is_real(v)) {
+        hv_fmt_cents(llround(json_real_value(v) * 100.0), num);
+        hv_buf_puts(out, num);
+    } else if (json_is_string(v)) {
+        if (text)
+            csv_text(out, json_string_value(v));
+        else
+            hv_buf_puts(out, json_string_value(v));
+    } else if (json_is_boolean(v)) {
+        hv_buf_puts(out, json_is_true(v) ? "true" : "false");
+    }
+}
+
+bool hv_render_frozen_csv(const char *body, size_t len, hv_buf_t *out)
+{
+    static const struct {
+        const char *member;
+        bool text;
+    } cols[] = {{"rank", false},
+                {"code", false},
+                {"name", true},
+                {"type", true},
+                {"certified_adults", false},
+                {"certified_total", false},
+                {"target", false},
+                {"target_estimated", false},
+                {"percent", false},
+                {"reached_on", false}};
+    json_t *o = json_loadb(body, len, 0, NULL);
+    json_t *wards = o ? json_object_get(o, "wards") : NULL;
+    const char *as_of = o ? json_string_value(json_object_get(o, "as_of")) : NULL;
+
+    if (!json_is_array(wards) || !as_of) {
+        json_decref(o);
+        return false;
+    }
+    hv_buf_puts(out, "\xEF\xBB\xBF");
+    hv_buf_puts(out, "rank,code,name,type,certified_adults,certified_total,target,"
+                     "target_estimated,percent,reached_on,as_of\r\n");
+    for (size_t i = 0; i < json_array_size(wards); i++) {
+        json_t *w = json_array_get(wards, i);
+        for (size_t c = 0; c < sizeof(cols) / sizeof(cols[0]); c++) {
+            frozen_cell(out, json_object_get(w, cols[c].member), cols[c].text);
+            hv_buf_putc(out, ',');
+        }
+        hv_buf_printf(out, "%s\r\n", as_of);
+    }
+    json_decref(o);
+    return true;
 }

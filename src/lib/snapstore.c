@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "hocvu/event.h"
+#include "hocvu/frozen.h"
 #include "hocvu/janitor.h"
 #include "hocvu/log.h"
 #include "hocvu/readmodel.h"
@@ -36,7 +37,9 @@ struct hv_snapstore {
     int64_t built_version;
     uint64_t built_wards_hash;
     int64_t built_at_ms;
-    hv_janitor_t janitor; /* refresher thread only */
+    hv_janitor_t janitor;   /* refresher thread only */
+    hv_frozenset_t *frozen; /* one reference held by the store; under lock */
+    char frozen_mark[64];   /* refresher only: what the loaded set was loaded at */
 };
 
 static int64_t now_ms(void)
@@ -55,6 +58,17 @@ hv_snapshot_t *hv_snapshot_acquire(hv_snapstore_t *st)
         hv_snapshot_retain(s);
     pthread_mutex_unlock(&st->lock);
     return s;
+}
+
+hv_frozenset_t *hv_frozen_acquire(hv_snapstore_t *st)
+{
+    hv_frozenset_t *f;
+    pthread_mutex_lock(&st->lock);
+    f = st->frozen;
+    if (f)
+        hv_frozenset_retain(f);
+    pthread_mutex_unlock(&st->lock);
+    return f;
 }
 
 bool hv_snapstore_db_ok(hv_snapstore_t *st)
@@ -141,6 +155,37 @@ static void publish(hv_snapstore_t *st, hv_snapshot_t *next)
     hv_snapshot_release(old);
 }
 
+/* Reloads the frozen reports when one was added (they never change once stored). */
+static void refresh_frozen(hv_snapstore_t *st)
+{
+    char err[256];
+    PGresult *res = PQexec(st->conn, "SELECT count(*)::text || '/' || "
+                                     "coalesce(max(created_at)::text, '') FROM reports");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        log_down(st, "frozen reports query failed", PQresultErrorMessage(res));
+        PQclear(res);
+        return;
+    }
+    const char *mark = PQgetvalue(res, 0, 0);
+    if (st->frozen_mark[0] && strcmp(mark, st->frozen_mark) == 0) {
+        PQclear(res);
+        return;
+    }
+    hv_frozenset_t *next = hv_frozenset_load(st->conn, err, sizeof(err));
+    if (!next) {
+        log_down(st, "frozen reports query failed", err);
+        PQclear(res);
+        return;
+    }
+    snprintf(st->frozen_mark, sizeof(st->frozen_mark), "%s", mark);
+    PQclear(res);
+    pthread_mutex_lock(&st->lock);
+    hv_frozenset_t *old = st->frozen;
+    st->frozen = next;
+    pthread_mutex_unlock(&st->lock);
+    hv_frozenset_release(old);
+}
+
 /* One refresh: returns 0 when PostgreSQL answered (whether or not anything changed). One scan of
  * the counters, per (ward, group, day), yields every year's view and the daily series. */
 static int refresh(hv_snapstore_t *st)
@@ -162,6 +207,7 @@ static int refresh(hv_snapstore_t *st)
         return -1;
     int64_t version = int_or(res, 0, 0, 0);
     PQclear(res);
+    refresh_frozen(st);
     wards = hv_wardtab_load(st->conn, err, sizeof(err));
     if (!wards) {
         log_down(st, "snapshot query failed", err);
@@ -284,6 +330,7 @@ void hv_snapstore_free(hv_snapstore_t *st)
         pthread_join(st->thread, NULL);
     }
     hv_snapshot_release(st->current);
+    hv_frozenset_release(st->frozen);
     pthread_mutex_destroy(&st->lock);
     pthread_cond_destroy(&st->cond);
     free(st);

@@ -200,6 +200,12 @@ static void route(struct evhttp_request *evreq, void *arg)
     } else if (strcmp(path, "/v1/reports/wards.xlsx") == 0) {
         r.route = HV_ROUTE_REPORT;
         hv_handle_report_xlsx(&r);
+    } else if (strcmp(path, "/v1/reports") == 0) {
+        r.route = HV_ROUTE_REPORT;
+        hv_handle_reports(&r);
+    } else if (strncmp(path, "/v1/reports/", 12) == 0 && path[12]) {
+        r.route = HV_ROUTE_REPORT;
+        hv_handle_frozen(&r, path + 12);
     } else if (strcmp(path, "/v1/stream") == 0) {
         r.route = HV_ROUTE_STREAM;
         hv_handle_stream(&r);

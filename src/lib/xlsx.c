@@ -21,6 +21,9 @@
 
 #include "hocvu/timeutil.h"
 
+#include <jansson.h>
+#include <math.h>
+
 static const char *const GROUP_VI[5] = {"Mọi đối tượng", "Người dân",
                                         "Cán bộ, công chức, viên chức", "Học sinh, sinh viên",
                                         "Người lao động"};
@@ -251,4 +254,120 @@ int hv_render_wards_xlsx(const hv_snapshot_t *s, const hv_view_t *v, const hv_xl
         return -1;
     }
     return 0;
+}
+
+static int64_t int_member(json_t *o, const char *k, int64_t dflt)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_integer(v) ? json_integer_value(v) : dflt;
+}
+
+static int64_t pct_member(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_number(v) ? llround(json_number_value(v) * 100.0) : -1;
+}
+
+static int32_t day_member(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    hv_date_t d;
+    return s && hv_date_parse(s, strlen(s), &d) ? (int32_t)hv_date_to_days(d) : HV_NO_DAY;
+}
+
+int hv_render_frozen_xlsx(const char *body, size_t len, hv_buf_t *out, char *err, size_t errlen)
+{
+    static const char *const groups[5] = {"all", "citizen", "official", "student", "worker"};
+    json_t *o = json_loadb(body, len, 0, NULL);
+    json_t *wards = o ? json_object_get(o, "wards") : NULL, *city = json_object_get(o, "city");
+    hv_wardtab_t *tab = hv_wardtab_new();
+    hv_snapshot_t s = {0};
+    hv_view_t v = {0};
+    int rc = -1;
+
+    if (!json_is_array(wards) || !json_is_object(city)) {
+        snprintf(err, errlen, "not a report object");
+        goto done;
+    }
+    size_t n = json_array_size(wards);
+    for (size_t i = 0; i < n; i++) {
+        json_t *w = json_array_get(wards, i);
+        const char *code = json_string_value(json_object_get(w, "code"));
+        const char *name = json_string_value(json_object_get(w, "name"));
+        const char *type = json_string_value(json_object_get(w, "type"));
+        if (!code || !name || !type || hv_wardtab_add(tab, code, name, type, -1, -1) < 0) {
+            snprintf(err, errlen, "a ward of the report is malformed");
+            goto done;
+        }
+    }
+    hv_wardtab_finish(tab);
+    s.wards = tab;
+    v.year = (int)int_member(o, "year", 0);
+    v.cutoff = day_member(o, "as_of");
+    v.target = int_member(city, "target", 0);
+    v.adults = int_member(city, "certified_adults", 0);
+    v.total = int_member(city, "certified_total", 0);
+    for (int g = 1; g <= 4; g++)
+        v.group_adults[g] = int_member(json_object_get(o, "by_group"), groups[g], 0);
+    v.stats = hv_xcalloc(n ? n : 1, sizeof(*v.stats));
+    v.ranked = hv_xcalloc(n ? n : 1, sizeof(*v.ranked));
+    for (size_t i = 0; i < n; i++) {
+        json_t *w = json_array_get(wards, i);
+        const hv_ward_t *ward = hv_wardtab_find(tab, json_string_value(json_object_get(w, "code")));
+        size_t k = (size_t)(ward - tab->wards);
+        hv_ward_stats_t *r = &v.stats[k];
+        v.ranked[i] = k; /* the stored rank order */
+        r->ward = ward;
+        r->adults = int_member(w, "certified_adults", 0);
+        r->total = int_member(w, "certified_total", 0);
+        r->target = int_member(w, "target", -1);
+        r->target_estimated = json_is_true(json_object_get(w, "target_estimated"));
+        r->pct100 = pct_member(w, "percent");
+        r->reached_on = day_member(w, "reached_on");
+        r->rank = (int)int_member(w, "rank", 0);
+        if (r->target > 0 && r->adults >= r->target)
+            v.wards_at_target++;
+    }
+    json_t *targets = json_object_get(o, "targets");
+    v.n_targets = json_array_size(targets);
+    v.targets = hv_xcalloc(v.n_targets ? v.n_targets : 1, sizeof(*v.targets));
+    for (size_t i = 0; i < v.n_targets; i++) {
+        json_t *t = json_array_get(targets, i);
+        const char *g = json_string_value(json_object_get(t, "group"));
+        for (int k = 0; k <= 4; k++)
+            if (g && strcmp(g, groups[k]) == 0)
+                v.targets[i].grp = k;
+        v.targets[i].all_ages =
+            json_string_value(json_object_get(t, "measure")) &&
+            strcmp(json_string_value(json_object_get(t, "measure")), "all") == 0;
+        v.targets[i].target = int_member(t, "target", 0);
+        v.targets[i].certified = int_member(t, "certified", 0);
+        v.targets[i].pct100 = pct_member(t, "percent");
+    }
+    const char *created = json_string_value(json_object_get(o, "created_at"));
+    hv_xlsx_meta_t meta = {
+        .jurisdiction = json_string_value(json_object_get(o, "jurisdiction")),
+        .label = json_string_value(json_object_get(o, "label")),
+        .report_id = json_string_value(json_object_get(o, "id")),
+        .digest = json_string_value(json_object_get(o, "digest")),
+        .as_of_day = v.cutoff,
+        .generated_at = 0,
+    };
+    if (!meta.jurisdiction || v.cutoff == HV_NO_DAY) {
+        snprintf(err, errlen, "not a report object");
+        goto done;
+    }
+    if (created) {
+        struct tm tm = {0};
+        if (strptime(created, "%Y-%m-%dT%H:%M:%SZ", &tm))
+            meta.generated_at = (int64_t)timegm(&tm);
+    }
+    rc = hv_render_wards_xlsx(&s, &v, &meta, out, err, errlen);
+done:
+    free(v.stats);
+    free(v.ranked);
+    free(v.targets);
+    hv_wardtab_free(tab);
+    json_decref(o);
+    return rc;
 }

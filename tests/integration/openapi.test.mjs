@@ -20,6 +20,7 @@ import {
     genCertificateId,
     genCitizenId,
     getJson,
+    hocvuctl,
     legacyWards,
     newDatabase,
     newMessageId,
@@ -285,6 +286,16 @@ describe('real responses match docs/openapi.yaml', () => {
 
             const csv = conforms('get', '/v1/reports/wards.csv', await get('/v1/reports/wards.csv'));
             assert.ok(csv.text.startsWith('\uFEFFrank,code,name,'), 'CSV starts with a BOM and the header');
+            // A frozen report: the list, the object, its CSV and workbook, an unknown id.
+            const frozen = hocvuctl(srv.dbUrl, 'report', 'freeze', '--as-of', '2025-10-01', '--label', 'openapi');
+            assert.equal(frozen.status, 0, frozen.stderr);
+            const rid = /^frozen report (\S+)$/m.exec(frozen.stdout)[1];
+            await waitFor(async () => (await get('/v1/reports')).json?.reports?.some((x) => x.id === rid), { timeout: 3000, what: 'the report listed' });
+            conforms('get', '/v1/reports', await get('/v1/reports'));
+            conforms('get', `/v1/reports/${rid}`, await get(`/v1/reports/${rid}`));
+            conforms('get', `/v1/reports/${rid}.csv`, await get(`/v1/reports/${rid}.csv`));
+            conforms('get', `/v1/reports/${rid}.xlsx`, await get(`/v1/reports/${rid}.xlsx`));
+            assert.equal(conforms('get', '/v1/reports/2025-01-01-00000000', await get('/v1/reports/2025-01-01-00000000'), 'unknown').status, 404);
             const xlsx = conforms('get', '/v1/reports/wards.xlsx', await get('/v1/reports/wards.xlsx'));
             assert.ok(xlsx.text.startsWith('PK'), 'the workbook is a zip file');
             assert.equal(conforms('get', '/v1/reports/wards.xlsx', await get('/v1/reports/wards.xlsx?year=2024'), 'bad year').status, 400);

@@ -11,7 +11,7 @@ import crypto from 'node:crypto';
 import { after, before, test } from 'node:test';
 
 import {
-    event, genCitizenId, getJson, hocvuctl, newDatabase, postEvent, psql, sharedPostgres, sharedRedis, startHocvud, waitFor,
+    event, genCitizenId, getJson, hocvuctl, newDatabase, postEvent, psql, request, sharedPostgres, sharedRedis, startHocvud, waitFor,
 } from './lib/harness.mjs';
 
 let srv;
@@ -143,4 +143,60 @@ test('freeze and verify refuse what they cannot do', () => {
     const v = hocvuctl(dbUrl, 'report', 'verify', '2025-10-01-00000000');
     assert.equal(v.status, 1);
     assert.match(v.stderr, /no report/);
+});
+
+test('the service serves frozen reports: the list, each object byte for byte, its CSV and its workbook', async () => {
+    const f = freeze('--as-of', '2025-10-03', '--label', 'served');
+    assert.equal(f.status, 0, f.stderr);
+    const stored = psql(dbUrl, `SELECT body FROM reports WHERE id = '${f.id}'`).trim();
+    let list;
+    await waitFor(async () => (list = await getJson(`${srv.url}/v1/reports`)).reports.some((r) => r.id === f.id), {
+        timeout: 2500,
+        what: 'the new report listed within 2 s',
+    });
+    const item = list.reports.find((r) => r.id === f.id);
+    assert.deepEqual(Object.keys(item).sort(), ['as_of', 'created_at', 'digest', 'id', 'label', 'year']);
+    assert.deepEqual([item.label, item.as_of, item.year, item.digest], ['served', '2025-10-03', 2025, f.digest]);
+    assert.equal(item.created_at, JSON.parse(stored).created_at);
+
+    const one = await request(`${srv.url}/v1/reports/${f.id}`);
+    assert.equal(one.status, 200);
+    assert.equal(one.text, stored, 'exactly the stored object');
+    assert.ok(one.headers.etag);
+    assert.equal((await request(`${srv.url}/v1/reports/${f.id}`, { headers: { 'if-none-match': one.headers.etag } })).status, 304);
+
+    const csv = await request(`${srv.url}/v1/reports/${f.id}.csv`);
+    assert.equal(csv.status, 200);
+    const lines = csv.text.replace(/^\uFEFF/, '').trim().split('\r\n');
+    assert.equal(lines[0], 'rank,code,name,type,certified_adults,certified_total,target,target_estimated,percent,reached_on,as_of');
+    assert.equal(lines.length, 104);
+    const obj = JSON.parse(stored);
+    const first = lines[1].split(',');
+    assert.deepEqual([first[0], first[1], first[4], first[10]], [String(obj.wards[0].rank), obj.wards[0].code, String(obj.wards[0].certified_adults), '2025-10-03']);
+
+    const { default: ExcelJS } = await import('exceljs');
+    const x = await new Promise((resolve, reject) => {
+        import('node:http').then(({ default: http }) => {
+            http.get(`${srv.url}/v1/reports/${f.id}.xlsx`, (res) => {
+                const chunks = [];
+                res.on('data', (c) => chunks.push(c));
+                res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks) }));
+            }).on('error', reject);
+        });
+    });
+    assert.equal(x.status, 200);
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.load(x.body);
+    const summary = {};
+    wb.getWorksheet('Tổng hợp').eachRow((row) => {
+        if (typeof row.getCell(1).value === 'string') summary[row.getCell(1).value] = row.getCell(2).value;
+    });
+    assert.equal(summary['Mã báo cáo'], f.id);
+    assert.equal(summary['Mã kiểm tra (SHA-256, RFC 8785)'], f.digest);
+    assert.equal(summary['Người trưởng thành đã xác nhận'], obj.city.certified_adults);
+    assert.equal(wb.getWorksheet('Phường, xã').rowCount, 104);
+
+    for (const p of ['/v1/reports/2025-01-01-00000000', '/v1/reports/x.pdf', '/v1/reports/a/b']) {
+        assert.equal((await request(`${srv.url}${p}`)).status, 404, p);
+    }
 });
