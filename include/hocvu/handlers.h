@@ -58,6 +58,8 @@ void hv_handle_report(hv_req_t *r);
 void hv_handle_report_xlsx(hv_req_t *r);
 void hv_handle_reports(hv_req_t *r);
 void hv_handle_frozen(hv_req_t *r, const char *rest);
+/* evidence.c: GET /v1/reports/{id}/evidence.csv, the admin check already passed. */
+void hv_handle_evidence(hv_req_t *r, const char *id);
 void hv_handle_dashboard(hv_req_t *r);
 /* The checks every read shares: method, token, a snapshot. Returns a snapshot reference
  * (release it) or NULL after ending the request. */

@@ -78,8 +78,12 @@ void hv_http_cached(hv_req_t *r, const char *content_type, const char *body, siz
 int hv_etag_list_match(const char *field, const char *etag);
 
 /* Checks that end the request when they fail. */
-bool hv_http_is_get(hv_req_t *r);     /* GET or HEAD, else 405 */
-bool hv_http_authorized(hv_req_t *r); /* a read token, when any is configured (no reply) */
+bool hv_http_is_get(hv_req_t *r); /* GET or HEAD, else 405 */
+bool hv_http_authorized(hv_req_t *r);
+/* The admin rule of CONTRACT §12, checked before anything else of the request: true for an
+ * admin token; otherwise ends the request - 403 admin_disabled while HOCVU_ADMIN_TOKENS is
+ * empty, 403 forbidden for a read token, else 401 unauthorized - and returns false. */
+bool hv_http_admin(hv_req_t *r); /* a read token, when any is configured (no reply) */
 
 /* True when the request's Content-Type is `want` (parameters allowed). */
 bool hv_http_content_type_is(hv_req_t *r, const char *want);

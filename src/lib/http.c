@@ -321,6 +321,27 @@ bool hv_http_authorized(hv_req_t *r)
     return read || admin;
 }
 
+bool hv_http_admin(hv_req_t *r)
+{
+    const hv_worker_t *w = r->w;
+    const char *token;
+
+    if (w->n_admin_tokens == 0) {
+        hv_http_problem(r, 403, "admin_disabled", NULL,
+                        "this endpoint names certificates and is off: set HOCVU_ADMIN_TOKENS");
+        return false;
+    }
+    token = bearer(r);
+    if (token && token_in(token, w->admin_tokens, w->n_admin_tokens))
+        return true;
+    if (token && token_in(token, w->tokens, w->n_tokens)) {
+        hv_http_problem(r, 403, "forbidden", NULL, "this endpoint needs an admin token");
+        return false;
+    }
+    hv_http_problem(r, 401, "unauthorized", NULL, "an admin bearer token is required");
+    return false;
+}
+
 bool hv_http_content_type_is(hv_req_t *r, const char *want)
 {
     const char *ct = hv_http_header(r, "Content-Type");

@@ -333,6 +333,21 @@ void hv_handle_frozen(hv_req_t *r, const char *rest)
 
     if (!hv_http_is_get(r))
         return;
+    /* {id}/evidence.csv names certificates: admin tokens only, checked before any 404. */
+    const char *slash = strchr(rest, '/');
+    if (slash && strcmp(slash, "/evidence.csv") == 0) {
+        if (!hv_http_admin(r))
+            return;
+        if (slash == rest || (size_t)(slash - rest) >= sizeof(id) ||
+            memchr(rest, '.', (size_t)(slash - rest))) {
+            hv_http_problem(r, 404, "not_found", NULL, "no such report");
+            return;
+        }
+        memcpy(id, rest, (size_t)(slash - rest));
+        id[slash - rest] = '\0';
+        hv_handle_evidence(r, id);
+        return;
+    }
     if (!hv_http_authorized(r)) {
         hv_http_problem(r, 401, "unauthorized", NULL, "a valid bearer token is required");
         return;

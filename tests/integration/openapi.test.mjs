@@ -296,6 +296,9 @@ describe('real responses match docs/openapi.yaml', () => {
             conforms('get', `/v1/reports/${rid}.csv`, await get(`/v1/reports/${rid}.csv`));
             conforms('get', `/v1/reports/${rid}.xlsx`, await get(`/v1/reports/${rid}.xlsx`));
             assert.equal(conforms('get', '/v1/reports/2025-01-01-00000000', await get('/v1/reports/2025-01-01-00000000'), 'unknown').status, 404);
+            const ev = conforms('get', `/v1/reports/${rid}/evidence.csv`, await get(`/v1/reports/${rid}/evidence.csv`), 'no admin tokens');
+            assert.equal(ev.status, 403);
+            assert.equal(ev.json.code, 'admin_disabled');
             const xlsx = conforms('get', '/v1/reports/wards.xlsx', await get('/v1/reports/wards.xlsx'));
             assert.ok(xlsx.text.startsWith('PK'), 'the workbook is a zip file');
             assert.equal(conforms('get', '/v1/reports/wards.xlsx', await get('/v1/reports/wards.xlsx?year=2024'), 'bad year').status, 400);

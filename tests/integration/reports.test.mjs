@@ -200,3 +200,43 @@ test('the service serves frozen reports: the list, each object byte for byte, it
         assert.equal((await request(`${srv.url}${p}`)).status, 404, p);
     }
 });
+
+test('evidence.csv: admin tokens only (403 admin_disabled, 401, 403 forbidden, all before any 404), one row per person counted', async () => {
+    const f = freeze('--as-of', '2025-10-05', '--label', 'evidence');
+    assert.equal(f.status, 0, f.stderr);
+    // Without HOCVU_ADMIN_TOKENS the endpoint is off, for any id.
+    for (const id of [f.id, '2025-01-01-00000000']) {
+        const off = await request(`${srv.url}/v1/reports/${id}/evidence.csv`);
+        assert.equal(off.status, 403);
+        assert.equal(off.json.code, 'admin_disabled');
+    }
+    const guarded = await startHocvud({ dbUrl, redisUrl: (await sharedRedis()).url, env: { HOCVU_READ_TOKENS: 'reader-1', HOCVU_ADMIN_TOKENS: 'admin-1' } });
+    try {
+        const url = (id) => `${guarded.url}/v1/reports/${id}/evidence.csv`;
+        for (const id of [f.id, '2025-01-01-00000000']) {
+            const none = await request(url(id));
+            assert.equal(none.status, 401);
+            assert.equal(none.json.code, 'unauthorized');
+            assert.equal((await request(url(id), { headers: { authorization: 'Bearer nope' } })).status, 401);
+            const reader = await request(url(id), { headers: { authorization: 'Bearer reader-1' } });
+            assert.equal(reader.status, 403);
+            assert.equal(reader.json.code, 'forbidden');
+        }
+        const admin = { authorization: 'Bearer admin-1' };
+        assert.equal((await request(url('2025-01-01-00000000'), { headers: admin })).status, 404);
+        const ok = await request(url(f.id), { headers: admin });
+        assert.equal(ok.status, 200, ok.text);
+        assert.match(ok.headers['content-type'], /^text\/csv/);
+        const lines = ok.text.replace(/^\uFEFF/, '').trim().split('\n');
+        assert.equal(lines[0], 'ward,group,day,adult,certificate_id');
+        const stored = JSON.parse(psql(dbUrl, `SELECT body FROM reports WHERE id = '${f.id}'`));
+        assert.equal(lines.length - 1, stored.city.certified_total, 'one row per person counted');
+        for (const c of citizens) assert.ok(!ok.text.includes(c.data.citizen_id), 'no citizen id');
+        const adults = lines.slice(1).filter((l) => l.split(',')[3] === 'true').length;
+        assert.equal(adults, stored.city.certified_adults);
+        // Admin tokens pass every read check too.
+        assert.equal((await request(`${guarded.url}/v1/reports`, { headers: admin })).status, 200);
+    } finally {
+        await guarded.stop();
+    }
+});
