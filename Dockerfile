@@ -15,7 +15,7 @@ FROM ${BASE_IMAGE} AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         build-essential cmake pkg-config \
-        libevent-dev libpq-dev libssl-dev libjansson-dev libhiredis-dev libxlsxwriter-dev \
+        libevent-dev libpq-dev libssl-dev libjansson-dev libhiredis-dev libxlsxwriter-dev zlib1g-dev \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src

@@ -12,7 +12,7 @@ set -euo pipefail
 # (haproxy) and the fuzzers (clang with its runtime). HOCVU_EXTRA_APT_PACKAGES adds more
 # (CI adds clang-format).
 HOCVU_APT_PACKAGES="build-essential cmake pkg-config libevent-dev libpq-dev libssl-dev
-libjansson-dev libhiredis-dev libxlsxwriter-dev postgresql redis-server nodejs npm curl ca-certificates openssl
+libjansson-dev libhiredis-dev libxlsxwriter-dev zlib1g-dev postgresql redis-server nodejs npm curl ca-certificates openssl
 chromium fonts-dejavu-core prometheus haproxy clang libclang-rt-14-dev yamllint shellcheck"
 
 # Prints, one per line, the packages to hand to apt-get install. Node.js from another source
