@@ -111,6 +111,8 @@ describe('dashboard in a browser', () => {
     let locked;
     let browser;
     const token = 'dashboard-test-token';
+    let reportId;
+    let reportDigest;
     const pageErrors = [];
 
     before(async () => {
@@ -131,6 +133,11 @@ describe('dashboard in a browser', () => {
         );
         const imported = hocvuctl(db, 'targets', 'import', targets);
         assert.equal(imported.status, 0, imported.stderr);
+        // A frozen report for the reports panel.
+        const frozen = hocvuctl(db, 'report', 'freeze', '--as-of', '2025-12-31', '--label', 'Báo cáo năm 2025');
+        assert.equal(frozen.status, 0, frozen.stderr);
+        reportId = /^frozen report (\S+)$/m.exec(frozen.stdout)[1];
+        reportDigest = /^digest (\S+)$/m.exec(frozen.stdout)[1];
         srv = await startHocvud({ dbUrl: db, redisUrl: redis.url });
         locked = await startHocvud({ dbUrl: db, redisUrl: redis.url, env: { HOCVU_READ_TOKENS: token } });
         const res = await postBatch(srv, seedEvents(400, 20261010));
@@ -246,6 +253,19 @@ describe('dashboard in a browser', () => {
             assert.equal(await page.locator('#chart path.line-cum').count(), series.points.length > 1 ? 1 : 0);
 
             await expectCsvDownload(page);
+
+            // The reports panel: the frozen report with its digest and its downloads.
+            await page.waitForSelector(`#reports-table tr[data-id="${reportId}"]`);
+            const cells = await page.$$eval(`#reports-table tr[data-id="${reportId}"] td`, (tds) => tds.map((td) => td.textContent.trim()));
+            assert.equal(cells[0], 'Báo cáo năm 2025');
+            assert.equal(cells[1], '31/12/2025');
+            assert.equal(cells[2], '2025');
+            assert.equal(cells[3], `${reportDigest.slice(0, 12)}…`);
+            assert.equal(await page.getAttribute(`#reports-table tr[data-id="${reportId}"] .digest`, 'title'), reportDigest);
+            const hrefs = await page.$$eval(`#reports-table tr[data-id="${reportId}"] a`, (as) => as.map((a) => a.getAttribute('href')));
+            assert.deepEqual(hrefs, [`v1/reports/${reportId}.csv`, `v1/reports/${reportId}.xlsx`, `v1/reports/${reportId}`]);
+            const [xdl] = await Promise.all([page.waitForEvent('download', { timeout: 5000 }), page.click(`#reports-table tr[data-id="${reportId}"] a[href$=".xlsx"]`)]);
+            assert.equal(xdl.suggestedFilename(), `hocvu-report-${reportId}.xlsx`);
 
             // The year switch: the current year is shown; 2025 shows the counts as of its end,
             // with its targets, and the CSV link follows.
@@ -365,8 +385,10 @@ describe('dashboard in a browser', () => {
             await page.waitForFunction(() => document.querySelectorAll('#chart rect.bar-new').length > 0);
             const m = await page.evaluate(() => {
                 const scroller = document.querySelector('#table-scroll');
+                // Tables scroll sideways inside their own containers; nothing else may stick out.
+                const scrollers = [...document.querySelectorAll('.table-scroll')];
                 const wide = [...document.body.querySelectorAll('*')]
-                    .filter((el) => !scroller.contains(el) && el.getBoundingClientRect().right > window.innerWidth + 1)
+                    .filter((el) => !scrollers.some((sc) => sc.contains(el)) && el.getBoundingClientRect().right > window.innerWidth + 1)
                     .map((el) => el.id || el.tagName);
                 return {
                     page: document.documentElement.scrollWidth,
