@@ -26,6 +26,8 @@
 #   f. hocvud RSS (VmHWM of /proc/PID/status) of every hocvud run
 #   g. single-event max throughput [10 s] with 0, 1 M and 5 M stored certificates (bulk-loaded
 #      with SQL consistent with the schema, checked by hocvuctl reconcile), with the ceiling
+#   h. at each of those sizes: the as-of ward report (GET /v1/reports/wards.csv?as_of=today)
+#      and `hocvuctl report freeze` as of today
 #
 # Database settings: PostgreSQL 15 defaults for durability (fsync=on, synchronous_commit=on,
 # full_page_writes=on, wal_level=replica): every acknowledged event is flushed to the WAL on
@@ -509,8 +511,9 @@ fill_rows() {
     return $rc
 }
 reset_data
-declare -A FILL_S RECONCILE
+declare -A FILL_S RECONCILE ASOF_S FREEZE_S
 have=0
+TODAY=$(TZ=Asia/Ho_Chi_Minh date +%F)
 for size in "${SIZES[@]}"; do
     if ((size > have)); then
         log "filling the tables to $size certificates"
@@ -530,6 +533,18 @@ for size in "${SIZES[@]}"; do
     fi
     rows=$("${PSQL[@]}" -At -c 'SELECT count(*) FROM certificates')
     start_hocvud "g$size"
+    # h. the as-of ward report (built on request from the day rows) and a freeze (the report
+    # object plus one evidence row per certified person, in one transaction) at this size.
+    ASOF_S[$size]=$(curl -s -o "$L/h_asof_$size.csv" -w '%{time_total}' \
+        "$SVC_URL/v1/reports/wards.csv?as_of=$TODAY")
+    t0=$(date +%s.%N)
+    if "$BUILD/hocvuctl" --database-url "$DBURL" report freeze --as-of "$TODAY" \
+        --label "bench $size" >"$L/h_freeze_$size.log" 2>&1; then
+        FREEZE_S[$size]=$(calc '%.2f' "$(date +%s.%N) - $t0")
+    else
+        FREEZE_S[$size]=failed
+        FAILED+=("h freeze at $size rows: $(tail -n 2 "$L/h_freeze_$size.log")")
+    fi
     measure "g${size}_hocvud" $((D_SIZE + 60)) "${BENCH[@]}" --url "$SVC_URL" --max \
         --connections $CONNS --duration "$D_SIZE"
     stop_service "g${size}_hocvud"
@@ -621,6 +636,14 @@ human() { awk -v n="$1" 'BEGIN { if (n >= 1e6) printf "%g M", n / 1e6; else if (
     echo "| e | GET /v1/progress, $CONNS connections, ${D_GET} s | $(fmt "$E_H") req/s | ceiling $(fmt "$E_C") req/s | $(pct "$E_H" "$E_C") | ≥ 80 % of ceiling | $(yes_no "$E_H >= 0.8 * $E_C") |"
     echo "| f | hocvud peak RSS (VmHWM): single-event / batch / any run | $(mib "$HWM_SINGLE") / $(mib "$HWM_BATCH") / $(mib "$HWM_ALL") MiB | | | ≤ 64 MiB | $(yes_no "$HWM_ALL <= 65536") |"
     echo "| g | single-event max at $(human "$S1") stored certificates, ${D_SIZE} s | $(fmt "$G1") events/s | $(fmt "$G0") at 0 rows (ceiling $(fmt "$G1C") vs $(fmt "$G0C")) | $(pct "$G1" "$G0") of empty ($(calc '%.1f %%' "100 * ($G1 / $G1C) / ($G0 / $G0C + 1e-9)") ceiling-normalised) | | |"
+    for s_ in "${SIZES[@]}"; do
+        echo "| h | as-of ward report (\`GET /v1/reports/wards.csv?as_of=\`) at $(human "$s_") stored certificates | $(calc '%.0f' "1000 * ${ASOF_S[$s_]:-0}") ms | | | sub-second | $(yes_no "${ASOF_S[$s_]:-9} < 1") |"
+        freeze_ok=no
+        if [[ "${FREEZE_S[$s_]:-failed}" != failed ]]; then
+            freeze_ok=$(yes_no "${FREEZE_S[$s_]} < 10")
+        fi
+        echo "| h | \`hocvuctl report freeze\` at $(human "$s_") stored certificates | ${FREEZE_S[$s_]:-?} s | | | a few seconds | $freeze_ok |"
+    done
     echo "| g | single-event max at $(human "$S2") stored certificates, ${D_SIZE} s | $(fmt "$G2") events/s | $(fmt "$G0") at 0 rows (ceiling $(fmt "$G2C") vs $(fmt "$G0C")) | $(pct "$G2" "$G0") of empty ($(calc '%.1f %%' "100 * ($G2 / $G2C) / ($G0 / $G0C + 1e-9)") ceiling-normalised) | ≥ 80 % of empty$([[ $QUICK -eq 1 ]] && echo " (at 5 M)") | $(yes_no "$G2 >= 0.8 * $G0") |"
     echo
     echo "### Latency (open loop, from the intended send time; µs)"
