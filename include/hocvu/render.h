@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hocvu/json.h"
 #include "hocvu/snapshot.h"
 #include "hocvu/util.h"
 
@@ -39,5 +40,14 @@ void hv_render_wards_csv(const hv_snapshot_t *s, const hv_view_t *v, int32_t as_
 /* GET /v1/reports/{id}.csv: the ward table of a frozen report, from its stored object, in
  * the columns of the wards CSV. False if body is not a report object. */
 bool hv_render_frozen_csv(const char *body, size_t len, hv_buf_t *out);
+
+/* Pieces of the documents above, for the frozen report object (report.c), which carries the
+ * same members: a percent in hundredths (null below 0), a day (null for HV_NO_DAY), adults by
+ * group, the year's city-scope targets, and one ward's members (the object stays open). */
+void hv_render_pct(hv_json_t *j, const char *key, int64_t pct100);
+void hv_render_day(hv_json_t *j, const char *key, int32_t day);
+void hv_render_by_group(hv_json_t *j, const int64_t g[5]);
+void hv_render_targets(hv_json_t *j, const hv_view_t *v);
+void hv_render_ward_fields(hv_json_t *j, const hv_ward_stats_t *r);
 
 #endif

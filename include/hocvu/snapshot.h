@@ -134,6 +134,9 @@ const hv_day_point_t *hv_snapshot_series(const hv_snapshot_t *s, const char *cod
 /* First day with data for a ward (or the city when code is NULL); `dflt` if none. */
 int32_t hv_snapshot_first_day(const hv_snapshot_t *s, const char *code, int32_t dflt);
 
+/* 31 December of year, in days since 1970-01-01: the cut-off of a year's view. */
+int32_t hv_year_end(int year);
+
 /* Percent in hundredths of count / target, rounded half up; -1 when target <= 0. */
 int64_t hv_pct100(int64_t count, int64_t target);
 

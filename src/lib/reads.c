@@ -212,11 +212,6 @@ done:
     hv_snapshot_release(snap);
 }
 
-static int32_t year_end(int year)
-{
-    return (int32_t)hv_date_to_days((hv_date_t){year, 12, 31});
-}
-
 typedef enum report_format { REPORT_CSV, REPORT_XLSX } report_format_t;
 
 /* GET /v1/reports/wards.csv and .xlsx ?as_of=YYYY-MM-DD&year=YYYY (CONTRACT §10): the ward
@@ -256,8 +251,8 @@ static void serve_report(hv_req_t *r, report_format_t format)
         goto done;
     }
     if (as_of == HV_NO_DAY)
-        as_of = year == snap->current_year ? today : year_end(year);
-    if (as_of == year_end(year)) {
+        as_of = year == snap->current_year ? today : hv_year_end(year);
+    if (as_of == hv_year_end(year)) {
         v = &snap->years[idx];
     } else {
         built = hv_view_build(snap, year, as_of);

@@ -27,7 +27,7 @@ static void put_as_of(hv_json_t *j, int64_t as_of)
 }
 
 /* "by_group": adults per target group (index = hv_group_t). */
-static void put_by_group(hv_json_t *j, const int64_t g[5])
+void hv_render_by_group(hv_json_t *j, const int64_t g[5])
 {
     hv_json_key(j, "by_group");
     hv_json_obj(j);
@@ -38,7 +38,7 @@ static void put_by_group(hv_json_t *j, const int64_t g[5])
     hv_json_end(j);
 }
 
-static void put_pct(hv_json_t *j, const char *key, int64_t pct100)
+void hv_render_pct(hv_json_t *j, const char *key, int64_t pct100)
 {
     hv_json_key(j, key);
     if (pct100 >= 0)
@@ -47,7 +47,7 @@ static void put_pct(hv_json_t *j, const char *key, int64_t pct100)
         hv_json_null(j);
 }
 
-static void put_day(hv_json_t *j, const char *key, int32_t day)
+void hv_render_day(hv_json_t *j, const char *key, int32_t day)
 {
     char date[16];
     hv_json_key(j, key);
@@ -61,8 +61,9 @@ static void put_day(hv_json_t *j, const char *key, int32_t day)
 
 static const char *const GROUP_NAMES[5] = {"all", "citizen", "official", "student", "worker"};
 
-/* The members shared by /v1/wards entries and /v1/wards/{code}; the object stays open. */
-static void put_ward_fields(hv_json_t *j, const hv_ward_stats_t *r)
+/* The members shared by /v1/wards entries, /v1/wards/{code} and frozen reports; the object
+ * stays open. */
+void hv_render_ward_fields(hv_json_t *j, const hv_ward_stats_t *r)
 {
     hv_json_obj(j);
     hv_json_kstr(j, "code", r->ward->code);
@@ -76,9 +77,27 @@ static void put_ward_fields(hv_json_t *j, const hv_ward_stats_t *r)
     else
         hv_json_null(j);
     hv_json_kbool(j, "target_estimated", r->target_estimated);
-    put_pct(j, "percent", r->pct100);
-    put_day(j, "reached_on", r->reached_on);
+    hv_render_pct(j, "percent", r->pct100);
+    hv_render_day(j, "reached_on", r->reached_on);
     hv_json_kint(j, "rank", r->rank);
+}
+
+void hv_render_targets(hv_json_t *j, const hv_view_t *v)
+{
+    hv_json_key(j, "targets");
+    hv_json_arr(j);
+    for (size_t i = 0; i < v->n_targets; i++) {
+        const hv_target_stat_t *t = &v->targets[i];
+        hv_json_obj(j);
+        hv_json_kstr(j, "scope", "city");
+        hv_json_kstr(j, "group", GROUP_NAMES[t->grp]);
+        hv_json_kstr(j, "measure", t->all_ages ? "all" : "adults");
+        hv_json_kint(j, "target", t->target);
+        hv_json_kint(j, "certified", t->certified);
+        hv_render_pct(j, "percent", t->pct100);
+        hv_json_end(j);
+    }
+    hv_json_end(j);
 }
 
 void hv_render_progress(const hv_snapshot_t *s, const hv_view_t *v, hv_buf_t *out)
@@ -92,23 +111,10 @@ void hv_render_progress(const hv_snapshot_t *s, const hv_view_t *v, hv_buf_t *ou
     hv_json_kint(&j, "target", target);
     hv_json_kint(&j, "certified_adults", v->adults);
     hv_json_kint(&j, "certified_total", v->total);
-    put_pct(&j, "percent", hv_pct100(v->adults, target));
+    hv_render_pct(&j, "percent", hv_pct100(v->adults, target));
     hv_json_kint(&j, "remaining", v->adults >= target ? 0 : target - v->adults);
-    put_by_group(&j, v->group_adults);
-    hv_json_key(&j, "targets");
-    hv_json_arr(&j);
-    for (size_t i = 0; i < v->n_targets; i++) {
-        const hv_target_stat_t *t = &v->targets[i];
-        hv_json_obj(&j);
-        hv_json_kstr(&j, "scope", "city");
-        hv_json_kstr(&j, "group", GROUP_NAMES[t->grp]);
-        hv_json_kstr(&j, "measure", t->all_ages ? "all" : "adults");
-        hv_json_kint(&j, "target", t->target);
-        hv_json_kint(&j, "certified", t->certified);
-        put_pct(&j, "percent", t->pct100);
-        hv_json_end(&j);
-    }
-    hv_json_end(&j);
+    hv_render_by_group(&j, v->group_adults);
+    hv_render_targets(&j, v);
     hv_json_kint(&j, "wards", (int64_t)s->wards->n_wards);
     hv_json_kint(&j, "wards_at_target", v->wards_at_target);
     put_as_of(&j, s->as_of);
@@ -125,7 +131,7 @@ void hv_render_wards(const hv_snapshot_t *s, const hv_view_t *v, hv_buf_t *out)
     hv_json_key(&j, "wards");
     hv_json_arr(&j);
     for (size_t i = 0; i < s->wards->n_wards; i++) {
-        put_ward_fields(&j, &v->stats[v->ranked[i]]);
+        hv_render_ward_fields(&j, &v->stats[v->ranked[i]]);
         hv_json_end(&j);
     }
     hv_json_end(&j);
@@ -173,8 +179,8 @@ bool hv_render_ward(const hv_snapshot_t *s, const hv_view_t *v, const char *code
     if (v->cutoff < today)
         today = v->cutoff;
     hv_json_init(&j, out);
-    put_ward_fields(&j, r);
-    put_by_group(&j, r->group_adults);
+    hv_render_ward_fields(&j, r);
+    hv_render_by_group(&j, r->group_adults);
     hv_json_key(&j, "last_30_days");
     put_points(&j, series, n, today - 29, today);
     hv_json_kint(&j, "year", v->year);

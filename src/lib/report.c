@@ -11,30 +11,8 @@
 
 #include "hocvu/jcs.h"
 #include "hocvu/json.h"
+#include "hocvu/render.h"
 #include "hocvu/timeutil.h"
-
-static const char *const GROUP_NAMES[5] = {"all", "citizen", "official", "student", "worker"};
-
-static void put_pct(hv_json_t *j, const char *key, int64_t pct100)
-{
-    hv_json_key(j, key);
-    if (pct100 >= 0)
-        hv_json_cents(j, pct100);
-    else
-        hv_json_null(j);
-}
-
-static void put_day(hv_json_t *j, const char *key, int32_t day)
-{
-    char date[16];
-    hv_json_key(j, key);
-    if (day == HV_NO_DAY) {
-        hv_json_null(j);
-        return;
-    }
-    hv_date_format(hv_days_to_date(day), date);
-    hv_json_str(j, date);
-}
 
 /* The object without digest, in any member order. */
 static void write_object(const hv_snapshot_t *s, const hv_view_t *v, const hv_report_meta_t *m,
@@ -47,7 +25,7 @@ static void write_object(const hv_snapshot_t *s, const hv_view_t *v, const hv_re
     hv_json_obj(&j);
     hv_json_kstr(&j, "id", m->id);
     hv_json_kstr(&j, "label", m->label);
-    put_day(&j, "as_of", v->cutoff);
+    hv_render_day(&j, "as_of", v->cutoff);
     hv_json_kint(&j, "year", v->year);
     hv_time_format_utc(m->created_at, ts);
     hv_json_kstr(&j, "created_at", ts);
@@ -57,46 +35,14 @@ static void write_object(const hv_snapshot_t *s, const hv_view_t *v, const hv_re
     hv_json_kint(&j, "target", v->target);
     hv_json_kint(&j, "certified_adults", v->adults);
     hv_json_kint(&j, "certified_total", v->total);
-    put_pct(&j, "percent", hv_pct100(v->adults, v->target));
+    hv_render_pct(&j, "percent", hv_pct100(v->adults, v->target));
     hv_json_end(&j);
-    hv_json_key(&j, "by_group");
-    hv_json_obj(&j);
-    for (int g = 1; g <= 4; g++)
-        hv_json_kint(&j, GROUP_NAMES[g], v->group_adults[g]);
-    hv_json_end(&j);
-    hv_json_key(&j, "targets");
-    hv_json_arr(&j);
-    for (size_t i = 0; i < v->n_targets; i++) {
-        const hv_target_stat_t *t = &v->targets[i];
-        hv_json_obj(&j);
-        hv_json_kstr(&j, "scope", "city");
-        hv_json_kstr(&j, "group", GROUP_NAMES[t->grp]);
-        hv_json_kstr(&j, "measure", t->all_ages ? "all" : "adults");
-        hv_json_kint(&j, "target", t->target);
-        hv_json_kint(&j, "certified", t->certified);
-        put_pct(&j, "percent", t->pct100);
-        hv_json_end(&j);
-    }
-    hv_json_end(&j);
+    hv_render_by_group(&j, v->group_adults);
+    hv_render_targets(&j, v);
     hv_json_key(&j, "wards");
     hv_json_arr(&j);
     for (size_t i = 0; i < s->wards->n_wards; i++) {
-        const hv_ward_stats_t *r = &v->stats[v->ranked[i]];
-        hv_json_obj(&j);
-        hv_json_kstr(&j, "code", r->ward->code);
-        hv_json_kstr(&j, "name", r->ward->name);
-        hv_json_kstr(&j, "type", r->ward->type);
-        hv_json_kint(&j, "certified_adults", r->adults);
-        hv_json_kint(&j, "certified_total", r->total);
-        hv_json_key(&j, "target");
-        if (r->target >= 0)
-            hv_json_int(&j, r->target);
-        else
-            hv_json_null(&j);
-        hv_json_kbool(&j, "target_estimated", r->target_estimated);
-        put_pct(&j, "percent", r->pct100);
-        put_day(&j, "reached_on", r->reached_on);
-        hv_json_kint(&j, "rank", r->rank);
+        hv_render_ward_fields(&j, &v->stats[v->ranked[i]]);
         hv_json_end(&j);
     }
     hv_json_end(&j);

@@ -211,7 +211,7 @@ static void doc_render(hv_doc_t *d, const hv_snapshot_t *s, const hv_view_t *v,
     hv_etag_of(d->body, d->len, d->etag);
 }
 
-static int32_t year_end(int year)
+int32_t hv_year_end(int year)
 {
     return (int32_t)hv_date_to_days((hv_date_t){year, 12, 31});
 }
@@ -264,7 +264,7 @@ hv_snapshot_t *hv_snapshot_build(hv_wardtab_t *wards, const hv_count_row_t *rows
     s->progress_docs = hv_xcalloc((size_t)n_years, sizeof(*s->progress_docs));
     s->wards_docs = hv_xcalloc((size_t)n_years, sizeof(*s->wards_docs));
     for (int y = 0; y < n_years; y++) {
-        hv_view_t *v = hv_view_build(s, s->first_year + y, year_end(s->first_year + y));
+        hv_view_t *v = hv_view_build(s, s->first_year + y, hv_year_end(s->first_year + y));
         s->years[y] = *v;
         free(v);
         doc_render(&s->progress_docs[y], s, &s->years[y], hv_render_progress);
