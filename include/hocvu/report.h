@@ -7,7 +7,10 @@
 #ifndef HOCVU_REPORT_H
 #define HOCVU_REPORT_H
 
+#include <stdbool.h>
 #include <stdint.h>
+
+#include "hocvu/event.h"
 
 #include "hocvu/snapshot.h"
 #include "hocvu/util.h"
@@ -27,5 +30,16 @@ int hv_report_build(const hv_snapshot_t *s, const hv_view_t *v, const hv_report_
  * err set (not a report object). */
 int hv_report_digest(const char *json, size_t len, char digest[65], char stated[65], char *err,
                      size_t errlen);
+
+/* The evidence of a frozen report (CONTRACT §10), as GET /v1/reports/{id}/evidence.csv serves
+ * it: HV_EVIDENCE_HEAD, then one line per counted person in (ward, certificate) order. The
+ * lines are stored at freeze in parts of up to HV_EVIDENCE_PART_LINES (sql/006). */
+#define HV_EVIDENCE_HEAD "\xEF\xBB\xBFward,group,day,adult,certificate_id\n"
+#define HV_EVIDENCE_PART_LINES 10000
+
+/* Appends the evidence line of one person: ward and certificate written exactly (quoted per
+ * RFC 4180 when they hold a comma, quote or line break), day as YYYY-MM-DD, ending in \n. */
+void hv_report_evidence_line(hv_buf_t *b, const char *ward, hv_group_t group, const char *day,
+                             bool adult, const char *cert_id);
 
 #endif

@@ -16,6 +16,7 @@
 
 #include "hocvu/csv.h"
 #include "hocvu/event.h"
+#include "hocvu/evidence.h"
 #include "hocvu/json.h"
 #include "hocvu/migrate.h"
 #include "hocvu/targets.h"
@@ -776,10 +777,6 @@ static hv_snapshot_t *load_snapshot(PGconn *conn, int current_year, FILE *errf)
 int hv_ctl_report_freeze(PGconn *conn, const char *as_of, const char *year_arg, const char *label,
                          FILE *out, FILE *errf)
 {
-    static const char evidence_sql[] =
-        "INSERT INTO report_evidence (report_id, ward, grp, day, adult, cert_id) "
-        "SELECT $1, ward, grp, day, adult, cert_id FROM persons "
-        "WHERE cert_id IS NOT NULL AND day <= $2::date ORDER BY ward, cert_id";
     int status = HV_CTL_FAILED;
     hv_date_t d;
     int64_t now = (int64_t)time(NULL);
@@ -787,7 +784,8 @@ int hv_ctl_report_freeze(PGconn *conn, const char *as_of, const char *year_arg, 
     hv_snapshot_t *snap = NULL;
     hv_view_t *v = NULL;
     hv_buf_t body;
-    char digest[65], id[32], err[256], created[32], ystr[16];
+    char digest[65], id[32], err[256], created[32], ystr[16], evsha[65], evlines[24];
+    int64_t lines = 0;
     unsigned char rnd[4];
     const char *jurisdiction = getenv("HOCVU_JURISDICTION");
     PGresult *res = NULL;
@@ -819,8 +817,10 @@ int hv_ctl_report_freeze(PGconn *conn, const char *as_of, const char *year_arg, 
     }
     snprintf(id, sizeof(id), "%s-%02x%02x%02x%02x", as_of, rnd[0], rnd[1], rnd[2], rnd[3]);
 
-    /* One snapshot of the database for the counts and the evidence. */
-    if (exec_command(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ", "could not freeze", errf) < 0)
+    /* One snapshot of the database for the counts and the evidence. The evidence sort gets
+     * the memory of a maintenance job, not of a query. */
+    if (exec_command(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ", "could not freeze", errf) < 0 ||
+        exec_command(conn, "SET LOCAL work_mem = '256MB'", "could not freeze", errf) < 0)
         goto failed;
     snap = load_snapshot(conn, current, errf);
     if (!snap)
@@ -832,30 +832,32 @@ int hv_ctl_report_freeze(PGconn *conn, const char *as_of, const char *year_arg, 
         fprintf(errf, "hocvuctl: could not build the report: %s\n", err);
         goto failed;
     }
-    hv_time_format_utc(now, created);
-    snprintf(ystr, sizeof(ystr), "%d", year);
-    {
-        const char *p[7] = {id, label, as_of, ystr, created, digest, body.data};
-        res = exec_params(conn,
-                          "INSERT INTO reports (id, label, as_of, year, created_at, digest, body) "
-                          "VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                          7, p, PGRES_COMMAND_OK, "could not store the report", errf);
-        if (!res)
-            goto failed;
-        PQclear(res);
-        const char *e[2] = {id, as_of};
-        res = exec_params(conn, evidence_sql, 2, e, PGRES_COMMAND_OK,
-                          "could not store the evidence", errf);
-        if (!res)
-            goto failed;
+    /* The parts go first (their reference to the report is checked at commit), so the report
+     * row is written once, with the evidence's size and digest. */
+    if (hv_evidence_freeze(conn, id, as_of, &lines, evsha, err, sizeof(err)) < 0) {
+        fprintf(errf, "hocvuctl: could not store the evidence: %s\n", err);
+        goto failed;
     }
     /* Every person counted has their certificate in the evidence, or the report is not made. */
-    if (strtoll(PQcmdTuples(res), NULL, 10) != v->total) {
+    if (lines != v->total) {
         fprintf(errf,
-                "hocvuctl: the counters (%lld certified) and the attribution (%s persons) "
+                "hocvuctl: the counters (%lld certified) and the attribution (%lld persons) "
                 "differ: run hocvuctl reconcile --repair first\n",
-                (long long)v->total, PQcmdTuples(res));
+                (long long)v->total, (long long)lines);
         goto failed;
+    }
+    hv_time_format_utc(now, created);
+    snprintf(ystr, sizeof(ystr), "%d", year);
+    snprintf(evlines, sizeof(evlines), "%lld", (long long)lines);
+    {
+        const char *p[9] = {id, label, as_of, ystr, created, digest, body.data, evlines, evsha};
+        res = exec_params(conn,
+                          "INSERT INTO reports (id, label, as_of, year, created_at, digest, body, "
+                          "evidence_lines, evidence_sha256) "
+                          "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                          9, p, PGRES_COMMAND_OK, "could not store the report", errf);
+        if (!res)
+            goto failed;
     }
     if (exec_command(conn, "COMMIT", "could not freeze", errf) < 0)
         goto failed;
@@ -918,6 +920,20 @@ int hv_ctl_report_verify(PGconn *conn, const char *id, FILE *out, FILE *errf)
     else
         fprintf(out, "digest MISMATCH: the report states %s, its contents give %s\n", stated,
                 computed);
+    /* The evidence: the parts as frozen, by their line count and SHA-256. */
+    char evsha[65];
+    switch (hv_evidence_load(conn, id, NULL, evsha, err, sizeof(err))) {
+    case HV_EVIDENCE_OK:
+        fprintf(out, "evidence ok %s\n", evsha);
+        break;
+    case HV_EVIDENCE_BROKEN:
+        fprintf(out, "evidence MISMATCH: %s\n", err);
+        ok = false;
+        break;
+    default:
+        fprintf(errf, "hocvuctl: could not read the evidence: %s\n", err);
+        goto done;
+    }
 
     /* The same as_of recomputed from what the database holds now. */
     hv_date_t d;

@@ -107,3 +107,28 @@ done:
     hv_buf_free(&canon);
     return rc;
 }
+
+/* An identifier as a CSV field: as it is, or quoted with its quotes doubled (RFC 4180). */
+static void csv_ident(hv_buf_t *b, const char *v)
+{
+    if (strpbrk(v, ",\"\r\n") == NULL) {
+        hv_buf_puts(b, v);
+        return;
+    }
+    hv_buf_putc(b, '"');
+    for (; *v; v++) {
+        if (*v == '"')
+            hv_buf_putc(b, '"');
+        hv_buf_putc(b, *v);
+    }
+    hv_buf_putc(b, '"');
+}
+
+void hv_report_evidence_line(hv_buf_t *b, const char *ward, hv_group_t group, const char *day,
+                             bool adult, const char *cert_id)
+{
+    csv_ident(b, ward);
+    hv_buf_printf(b, ",%s,%s,%s,", hv_group_name(group), day, adult ? "true" : "false");
+    csv_ident(b, cert_id);
+    hv_buf_putc(b, '\n');
+}

@@ -51,6 +51,21 @@ after(async () => {
     if (srv) await srv.stop();
 });
 
+// RFC 4180 records (quoted fields, doubled quotes), as a spreadsheet reads them.
+function parseCsv(text) {
+    const rows = [];
+    let row = [], field = '', quoted = false;
+    for (let i = 0; i < text.length; i++) {
+        const ch = text[i];
+        if (quoted) {
+            if (ch === '"' && text[i + 1] === '"') { field += '"'; i++; } else if (ch === '"') quoted = false; else field += ch;
+        } else if (ch === '"') quoted = true;
+        else if (ch === ',') { row.push(field); field = ''; } else if (ch === '\n') { row.push(field); rows.push(row); row = []; field = ''; } else field += ch;
+    }
+    if (field !== '' || row.length) { row.push(field); rows.push(row); }
+    return rows;
+}
+
 function freeze(...args) {
     const r = hocvuctl(dbUrl, 'report', 'freeze', ...args);
     const id = /^frozen report (\S+)$/m.exec(r.stdout)?.[1];
@@ -83,11 +98,12 @@ test('freeze: the report object with exactly its members, canonical, its digest 
     assert.equal(a.certified_adults, 2);
 
     // The evidence: one row per person counted, the certificate that counted them, no ids.
-    const ev = psql(dbUrl, `SELECT ward, grp, day, adult, cert_id FROM report_evidence WHERE report_id = '${f.id}' ORDER BY cert_id`).trim().split('\n');
+    const ev = psql(dbUrl, `SELECT string_agg(csv, '' ORDER BY part) FROM report_evidence_parts WHERE report_id = '${f.id}'`).replace(/\n$/, '').split('\n');
     assert.equal(ev.length, 4);
     const certs = new Set(citizens.map((c) => c.data.certificate_id));
-    for (const line of ev) assert.ok(certs.has(line.split('|').at(-1)), line);
-    const dump = psql(dbUrl, 'SELECT body FROM reports UNION ALL SELECT cert_id FROM report_evidence');
+    for (const line of ev) assert.ok(certs.has(line.split(',').at(-1)), line);
+    assert.equal(psql(dbUrl, `SELECT evidence_lines FROM reports WHERE id = '${f.id}'`).trim(), '4');
+    const dump = psql(dbUrl, 'SELECT body FROM reports UNION ALL SELECT csv FROM report_evidence_parts');
     for (const c of citizens) assert.ok(!dump.includes(c.data.citizen_id), 'a citizen id is stored');
 });
 
@@ -121,7 +137,7 @@ test('late events and revocations change the day recomputed, never the frozen re
 test('a frozen report cannot be changed or removed; a tampered one fails verify', () => {
     const f = freeze('--as-of', '2025-10-04', '--label', 'tamper target');
     assert.equal(f.status, 0, f.stderr);
-    for (const sql of [`UPDATE reports SET label = 'x' WHERE id = '${f.id}'`, `DELETE FROM reports WHERE id = '${f.id}'`, 'DELETE FROM report_evidence', 'TRUNCATE reports CASCADE']) {
+    for (const sql of [`UPDATE reports SET label = 'x' WHERE id = '${f.id}'`, `DELETE FROM reports WHERE id = '${f.id}'`, 'DELETE FROM report_evidence_parts', `UPDATE report_evidence_parts SET csv = '' WHERE report_id = '${f.id}'`, 'TRUNCATE report_evidence_parts', 'TRUNCATE reports CASCADE']) {
         assert.throws(() => psql(dbUrl, sql), /never changed or removed/, sql);
     }
     // reconcile --repair leaves reports alone.
@@ -234,8 +250,44 @@ test('evidence.csv: admin tokens only (403 admin_disabled, 401, 403 forbidden, a
         for (const c of citizens) assert.ok(!ok.text.includes(c.data.citizen_id), 'no citizen id');
         const adults = lines.slice(1).filter((l) => l.split(',')[3] === 'true').length;
         assert.equal(adults, stored.city.certified_adults);
+        // The body is what the freeze recorded: its SHA-256 is in Repr-Digest (RFC 9530).
+        const sha = crypto.createHash('sha256').update(Buffer.from(ok.text)).digest('base64');
+        assert.equal(ok.headers['repr-digest'], `sha-256=:${sha}:`);
         // Admin tokens pass every read check too.
         assert.equal((await request(`${guarded.url}/v1/reports`, { headers: admin })).status, 200);
+
+        // Certificate ids with a comma, quotes and a formula-like start are written exactly
+        // (RFC 4180 quoting, no defusing): a CSV reader gives back the very ids.
+        const odd = ['ODD,1', 'ODD "quoted"', '=ODD+1', 'ODD\\.'];
+        for (const [i, cert] of odd.entries()) {
+            const ev = event({ ward_code: '31135', timestamp: `2025-10-06T0${i}:00:00+07:00`, certificate_id: cert, citizen_id: genCitizenId({ year: 1975 }) });
+            citizens.push(ev);
+            assert.equal((await postEvent(srv.url, { body: ev, secret: srv.secret })).status, 200);
+        }
+        await waitFor(async () => (await getJson(`${srv.url}/v1/progress`)).certified_total === 4 + odd.length, { timeout: 5000, what: 'the odd certificates' });
+        const g = freeze('--as-of', '2025-10-06', '--label', 'odd ids');
+        assert.equal(g.status, 0, g.stderr);
+        const odds = await request(url(g.id), { headers: admin });
+        assert.equal(odds.status, 200);
+        const rows = parseCsv(odds.text.replace(/^\uFEFF/, ''));
+        assert.deepEqual(rows[0], ['ward', 'group', 'day', 'adult', 'certificate_id']);
+        assert.equal(rows.length - 1, 4 + odd.length);
+        const got = rows.slice(1).filter((r) => r[4].includes('ODD')).map((r) => r[4]).sort();
+        assert.deepEqual(got, [...odd].sort());
+        assert.deepEqual(rows.slice(1).map((r) => `${r[0]} ${r[4]}`), rows.slice(1).map((r) => `${r[0]} ${r[4]}`).sort(), 'in (ward, certificate) order');
+
+        // Evidence changed behind the triggers' back: verify fails, the service refuses to serve it.
+        psql(dbUrl, `ALTER TABLE report_evidence_parts DISABLE TRIGGER report_evidence_parts_frozen; UPDATE report_evidence_parts SET csv = replace(csv, 'ODD,1', 'ODD,2') WHERE report_id = '${g.id}'; ALTER TABLE report_evidence_parts ENABLE TRIGGER report_evidence_parts_frozen`);
+        const v = hocvuctl(dbUrl, 'report', 'verify', g.id);
+        assert.equal(v.status, 1, v.stdout);
+        assert.match(v.stdout, /^digest ok /m);
+        assert.match(v.stdout, /^evidence MISMATCH/m);
+        const broken = await request(url(g.id), { headers: admin });
+        assert.equal(broken.status, 500);
+        assert.equal(broken.json.code, 'evidence_broken');
+        const intact = hocvuctl(dbUrl, 'report', 'verify', f.id);
+        assert.equal(intact.status, 0, intact.stdout);
+        assert.match(intact.stdout, /^evidence ok [0-9a-f]{64}$/m);
     } finally {
         await guarded.stop();
     }
