@@ -28,6 +28,8 @@
 #      with SQL consistent with the schema, checked by hocvuctl reconcile), with the ceiling
 #   h. at each of those sizes: the as-of ward report (GET /v1/reports/wards.csv?as_of=today)
 #      and `hocvuctl report freeze` as of today
+#   i. single-event max throughput [10 s] of this build and of HOCVU_BENCH_BASELINE's hocvud
+#      (a git revision, default 60740f5, the last before issue 12), alternating, 2 rounds each
 #
 # Database settings: PostgreSQL 15 defaults for durability (fsync=on, synchronous_commit=on,
 # full_page_writes=on, wal_level=replica): every acknowledged event is flushed to the WAL on
@@ -241,7 +243,7 @@ try_start_hocvud() {
         HOCVU_REDIS_URL="$REDISURL" HOCVU_WEBHOOK_SECRETS="$SECRET" HOCVU_ID_PEPPER="$PEPPER")
     [[ -n "${HOCVU_THREADS:-}" ]] && envs+=(HOCVU_THREADS="$HOCVU_THREADS")
     [[ -n "${HOCVU_BATCH_MAX:-}" ]] && envs+=(HOCVU_BATCH_MAX="$HOCVU_BATCH_MAX")
-    env -i "${envs[@]}" "$BUILD/hocvud" >"$L/hocvud-$name.log" 2>&1 &
+    env -i "${envs[@]}" "${HOCVUD_BIN:-$BUILD/hocvud}" >"$L/hocvud-$name.log" 2>&1 &
     SVC_PID=$!
     SVC_KIND=hocvud
     SVC_URL="http://127.0.0.1:$port"
@@ -456,6 +458,37 @@ measure e_ceiling $((D_GET + 60)) "${BENCH[@]}" --url "$SVC_URL" --get /v1/progr
     --connections $CONNS --duration "$D_GET"
 stop_service
 
+# i. single-event ingest beside the build before issue 12 ---------------------------------------
+# The same measurement as a, on empty tables, alternating this build and BASE_REV's hocvud
+# (built here from git; the schema it finds is a superset of its own), so the cost of targets,
+# per-year views and frozen reports on the write path is a same-run ratio.
+BASE_REV=${HOCVU_BENCH_BASELINE:-60740f5}
+I_ROUNDS=$([[ $QUICK -eq 1 ]] && echo 1 || echo 2)
+I_NOTE=
+log "== i. single-event ingest: this build beside $BASE_REV"
+mkdir -p "$WORK/base-src"
+if git -C "$ROOT" archive "$BASE_REV" 2>"$L/i_base_build.log" | tar -x -C "$WORK/base-src" &&
+    cmake -S "$WORK/base-src" -B "$WORK/base-build" -DCMAKE_BUILD_TYPE=Release \
+        >>"$L/i_base_build.log" 2>&1 &&
+    cmake --build "$WORK/base-build" -j "$NPROC" --target hocvud >>"$L/i_base_build.log" 2>&1; then
+    for ((r = 1; r <= I_ROUNDS; r++)); do
+        for who in base head; do
+            reset_data
+            if [[ $who == base ]]; then
+                HOCVUD_BIN=$WORK/base-build/hocvud start_hocvud "i_${who}_$r"
+            else
+                start_hocvud "i_${who}_$r"
+            fi
+            measure "i_${who}_$r" $((D_SIZE + 60)) "${BENCH[@]}" --url "$SVC_URL" --max \
+                --connections $CONNS --duration "$D_SIZE"
+            stop_service "i_${who}_$r"
+        done
+    done
+else
+    I_NOTE="the build of $BASE_REV failed (see i_base_build.log)"
+    FAILED+=("i: $I_NOTE")
+fi
+
 # g. throughput vs table size ----------------------------------------------------------------------
 log "== g. throughput vs table size"
 cat >"$WORK/fill.sql" <<'SQL'
@@ -603,6 +636,8 @@ G2=$(eps "g${S2}_hocvud")
 G0C=$(rps "g${S0}_ceiling")
 G1C=$(rps "g${S1}_ceiling")
 G2C=$(rps "g${S2}_ceiling")
+I_BASE=$(for ((r = 1; r <= I_ROUNDS; r++)); do eps "i_base_$r"; done | awk '{ s += $1 } END { print NR ? s / NR : 0 }')
+I_HEAD=$(for ((r = 1; r <= I_ROUNDS; r++)); do eps "i_head_$r"; done | awk '{ s += $1 } END { print NR ? s / NR : 0 }')
 human() { awk -v n="$1" 'BEGIN { if (n >= 1e6) printf "%g M", n / 1e6; else if (n >= 1e3) printf "%g k", n / 1e3; else printf "%d", n }'; }
 
 {
@@ -644,6 +679,7 @@ human() { awk -v n="$1" 'BEGIN { if (n >= 1e6) printf "%g M", n / 1e6; else if (
         fi
         echo "| h | \`hocvuctl report freeze\` at $(human "$s_") stored certificates | ${FREEZE_S[$s_]:-?} s | | | a few seconds | $freeze_ok |"
     done
+    echo "| i | single-event max, this build beside $BASE_REV (before issue 12), $I_ROUNDS alternating rounds of ${D_SIZE} s on empty tables | $(fmt "$I_HEAD") events/s | $BASE_REV: $(fmt "$I_BASE") events/s${I_NOTE:+ ($I_NOTE)} | $(pct "$I_HEAD" "$I_BASE") | within 5 % | $(yes_no "$I_HEAD >= 0.95 * $I_BASE && $I_BASE > 0") |"
     echo "| g | single-event max at $(human "$S2") stored certificates, ${D_SIZE} s | $(fmt "$G2") events/s | $(fmt "$G0") at 0 rows (ceiling $(fmt "$G2C") vs $(fmt "$G0C")) | $(pct "$G2" "$G0") of empty ($(calc '%.1f %%' "100 * ($G2 / $G2C) / ($G0 / $G0C + 1e-9)") ceiling-normalised) | ≥ 80 % of empty$([[ $QUICK -eq 1 ]] && echo " (at 5 M)") | $(yes_no "$G2 >= 0.8 * $G0") |"
     echo
     echo "### Latency (open loop, from the intended send time; µs)"

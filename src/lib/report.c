@@ -111,8 +111,12 @@ done:
 /* An identifier as a CSV field: as it is, or quoted with its quotes doubled (RFC 4180). */
 static void csv_ident(hv_buf_t *b, const char *v)
 {
-    if (strpbrk(v, ",\"\r\n") == NULL) {
-        hv_buf_puts(b, v);
+    size_t n = 0;
+
+    while (v[n] && v[n] != ',' && v[n] != '"' && v[n] != '\r' && v[n] != '\n')
+        n++;
+    if (v[n] == '\0') {
+        hv_buf_append(b, v, n);
         return;
     }
     hv_buf_putc(b, '"');
@@ -128,7 +132,11 @@ void hv_report_evidence_line(hv_buf_t *b, const char *ward, hv_group_t group, co
                              bool adult, const char *cert_id)
 {
     csv_ident(b, ward);
-    hv_buf_printf(b, ",%s,%s,%s,", hv_group_name(group), day, adult ? "true" : "false");
+    hv_buf_putc(b, ',');
+    hv_buf_puts(b, hv_group_name(group));
+    hv_buf_putc(b, ',');
+    hv_buf_puts(b, day);
+    hv_buf_puts(b, adult ? ",true," : ",false,");
     csv_ident(b, cert_id);
     hv_buf_putc(b, '\n');
 }
