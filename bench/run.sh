@@ -95,6 +95,9 @@ die() {
 }
 
 # --- build ----------------------------------------------------------------------------------
+# What is built, recorded now: the tree may change while the suite runs.
+COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')
+DIRTY=$(git -C "$ROOT" status --porcelain 2>/dev/null | grep -c . || true)
 BUILD=$ROOT/build-bench
 BUILD_CMD="cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release && cmake --build build-bench -j"
 log "building: $BUILD_CMD"
@@ -596,8 +599,6 @@ CPU_MODEL=$(grep -m 1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 PG_VERSION=$("$PGBIN/postgres" --version)
 REDIS_VERSION=$(redis-server --version | grep -o 'v=[^ ]*' | cut -d= -f2)
 LIBEVENT_VERSION=$(pkg-config --modversion libevent 2>/dev/null || echo '?')
-COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')
-DIRTY=$(git -C "$ROOT" status --porcelain 2>/dev/null | grep -c . || true)
 
 yes_no() { awk "BEGIN { print (($1) ? \"yes\" : \"**no**\") }" 2>/dev/null || echo "n/a"; }
 pct() { calc '%.1f %%' "100 * ($1) / ($2)"; }
