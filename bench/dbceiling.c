@@ -4,7 +4,7 @@
  * no HTTP, no JSON, no signatures and no Redis in between.
  *
  * N connections (one thread each, blocking libpq) repeatedly execute the prepared statement
- *   SELECT n, outcome FROM hv_ingest($1 .. $12)
+ *   SELECT n, outcome FROM hv_ingest($1 .. $13)
  * with B fresh synthetic certificate.issued events per call, in exactly the parameter shapes of
  * the writer: text-format array literals with every element double-quoted, NULL where the writer
  * sends NULL, and the writer's shard (backend pid mod 64). Every event is new: a unique id and
@@ -44,7 +44,7 @@
 #define DBC_MAX_CONNECTIONS 64
 #define DBC_MAX_BATCH 100000
 #define DBC_TEMPLATES 4 /* distinct ward/group mixes per connection, used in turn */
-#define DBC_NPARAMS 11  /* array parameters; the 12th is the shard */
+#define DBC_NPARAMS 12  /* array parameters; the 13th is the shard */
 #define DBC_MAX_RETRIES                                                                            \
     5                     /* deadlock / serialization failure retries of one call, as the writer   \
                            */
@@ -54,8 +54,8 @@
 /* The writer's statement (src/lib/writer.c prepare_sql), prepared once per connection. */
 static const char prepare_sql[] =
     "PREPARE hv_ingest(text[], smallint[], text[], text[], text[], smallint[], bigint[], int[], "
-    "boolean[], text[], real[], smallint) AS "
-    "SELECT n, outcome FROM hv_ingest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+    "boolean[], text[], real[], text[], smallint) AS "
+    "SELECT n, outcome FROM hv_ingest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
 
 /* hocvu-bench's group mix (citizen, worker, student, official) in the service's codes. */
 static const int group_codes[4] = {1, 4, 3, 2};
@@ -188,6 +188,7 @@ static void tmpl_build(conn_t *c, tmpl_t *t, int n)
         el(&t->p[9], courses[rng_next(&c->rng) % 4]);
         snprintf(s, sizeof(s), "%.3f", (double)(50 + rng_next(&c->rng) % 51));
         el(&t->p[10], s);
+        el(&t->p[11], NULL); /* no supporter, as most events */
     }
     for (int i = 0; i < DBC_NPARAMS; i++)
         hv_buf_putc(&t->p[i], '}');

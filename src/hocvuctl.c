@@ -34,6 +34,12 @@ static void usage(FILE *f)
           "                                columns year,scope,group and target or percent\n"
           "                                required, base,measure optional; every bad row is\n"
           "                                reported as FILE:LINE: message, nothing loaded then\n"
+          "  cohorts import FILE.csv       load or update cohorts (agencies, enterprises,\n"
+          "                                schools, villages, teams, mentors); columns\n"
+          "                                code,name,kind required, ward optional\n"
+          "  cohorts members CODE FILE.csv replace cohort CODE's member list; columns\n"
+          "                                member_ref,citizen_id; ids are pseudonymised with\n"
+          "                                $HOCVU_ID_PEPPER (the service's) and never stored\n"
           "  report freeze --as-of YYYY-MM-DD [--year YYYY] --label TEXT\n"
           "                                freeze the ward report as of that day (the year's\n"
           "                                targets; default the day's year) with its RFC 8785\n"
@@ -55,6 +61,7 @@ static void usage(FILE *f)
           "Environment:\n"
           "  HOCVU_DATABASE_URL  database URL when --database-url is not given; libpq's PG*\n"
           "                      variables and ~/.pgpass apply as usual\n"
+          "  HOCVU_ID_PEPPER     the service's pseudonymisation key (cohorts members)\n"
           "\n"
           "Exit status: 0 success, 1 failure or counter drift found, 2 usage error.\n",
           f);
@@ -131,6 +138,30 @@ static int report_command(const char *url, int nargs, char **args)
     status = strcmp(args[0], "verify") == 0
                  ? hv_ctl_report_verify(conn, args[1], stdout, stderr)
                  : hv_ctl_report_freeze(conn, as_of, year, label, stdout, stderr);
+    PQfinish(conn);
+    if (fflush(stdout) != 0 && status == HV_CTL_OK)
+        status = HV_CTL_FAILED;
+    return status;
+}
+
+/* hocvuctl cohorts import FILE.csv | cohorts members CODE FILE.csv */
+static int cohorts_command(const char *url, int nargs, char **args)
+{
+    int status;
+    PGconn *conn;
+    bool members = nargs > 0 && strcmp(args[0], "members") == 0;
+
+    if (nargs == 0 || (!members && strcmp(args[0], "import") != 0))
+        return usage_error("cohorts needs a subcommand: import or members", nargs ? args[0] : NULL);
+    if (nargs != (members ? 3 : 2))
+        return usage_error(members ? "usage: cohorts members CODE FILE.csv"
+                                   : "usage: cohorts import FILE.csv",
+                           nargs > (members ? 3 : 2) ? args[members ? 3 : 2] : NULL);
+    conn = hv_ctl_connect(url, stderr);
+    if (!conn)
+        return HV_CTL_FAILED;
+    status = members ? hv_ctl_cohorts_members(conn, args[1], args[2], stdout, stderr)
+                     : hv_ctl_cohorts_import(conn, args[1], stdout, stderr);
     PQfinish(conn);
     if (fflush(stdout) != 0 && status == HV_CTL_OK)
         status = HV_CTL_FAILED;
@@ -244,5 +275,7 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "report") == 0)
         return report_command(url, nargs, args);
+    if (strcmp(cmd, "cohorts") == 0)
+        return cohorts_command(url, nargs, args);
     return usage_error("unknown command", cmd);
 }

@@ -52,6 +52,28 @@ HV_MUST_CHECK int hv_ctl_wards_parse(const char *path, const char *data, size_t 
 HV_MUST_CHECK int hv_ctl_legacy_parse(const char *path, const char *data, size_t len,
                                       hv_ctl_import_t *imp, hv_errlist_t *errs);
 
+/* The cohort list of `cohorts import` (CONTRACT §11): columns code, name, kind required, ward
+ * optional (empty or a 5-digit code; that it is a current ward is checked in the database).
+ * Each JSON object carries its line. As hv_ctl_wards_parse otherwise. */
+HV_MUST_CHECK int hv_ctl_cohorts_parse(const char *path, const char *data, size_t len,
+                                       hv_ctl_import_t *imp, hv_errlist_t *errs);
+
+/* A member list of `cohorts members` (columns member_ref, citizen_id): refs 1-64 printable
+ * characters, unique; citizen ids valid for `year` (§4) and unique; each id is pseudonymised
+ * with the pepper and only the pseudonym (hex) goes into the JSON ({"ref", "person"}). Messages
+ * never contain a citizen id. An empty list is valid (it empties the cohort). */
+HV_MUST_CHECK int hv_ctl_members_parse(const char *path, const char *data, size_t len,
+                                       const char *pepper, size_t pepper_len, int year,
+                                       hv_ctl_import_t *imp, hv_errlist_t *errs);
+
+/* Sends a validated import: runs upsert_sql with the JSON as $1 inside one transaction, after
+ * check_sql (may be NULL), which returns a row (line, "reason (column NAME)") for each record
+ * that the database refuses; they are all printed as "PATH:LINE: reason". upsert_sql returns one
+ * row (inserted, updated). Prints the summary line for `noun`. Returns an exit status. */
+int hv_ctl_import_send(PGconn *conn, const char *path, const hv_ctl_import_t *imp,
+                       const char *check_sql, const char *upsert_sql, const char *noun, FILE *out,
+                       FILE *errf);
+
 /*
  * Opens a connection to url (conninfo or URI) for hocvuctl. Returns the connection (caller
  * PQfinish()es) or NULL after printing "hocvuctl: could not connect to database: ..." to errf.
@@ -73,6 +95,11 @@ int hv_ctl_wards_import_legacy(PGconn *conn, const char *path, FILE *out, FILE *
 /* Replaces every target of the years the file names (CONTRACT §9), all or nothing; every bad
  * row is printed as "FILE:LINE: message" (up to 50) and nothing is loaded then. */
 int hv_ctl_targets_import(PGconn *conn, const char *path, FILE *out, FILE *errf);
+/* Loads or updates cohorts by code (their member lists are kept), all or nothing. */
+int hv_ctl_cohorts_import(PGconn *conn, const char *path, FILE *out, FILE *errf);
+/* Replaces the member list of cohort `code` (which must exist), all or nothing, and recounts
+ * it; reads HOCVU_ID_PEPPER. Raw citizen ids never leave this process. */
+int hv_ctl_cohorts_members(PGconn *conn, const char *code, const char *path, FILE *out, FILE *errf);
 /* Freezes the report as of a day (CONTRACT §10): the report object of that day against the
  * year's targets (year_arg NULL = the day's year), with its RFC 8785 digest and the evidence
  * (the certificate behind each person counted), stored in one transaction, never changed.

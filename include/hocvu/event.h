@@ -14,6 +14,7 @@
 
 #define HV_CERT_ID_MAX 64
 #define HV_COURSE_ID_MAX 128
+#define HV_COHORT_CODE_MAX 64
 #define HV_EVENT_ID_MAX 256 /* webhook-id / batch line id */
 
 /* Earliest accepted certificate time: the start of 2025-01-01 in Vietnam time
@@ -46,7 +47,8 @@ typedef struct hv_event {
     hv_date_t birth_date;
     int birth_year; /* from the citizen id */
     char course_id[HV_COURSE_ID_MAX + 1];
-    double score;  /* -1 if absent; otherwise 0..100 */
+    double score;                           /* -1 if absent; otherwise 0..100 */
+    char supporter[HV_COHORT_CODE_MAX + 1]; /* issued only: data.supporter, "" if absent */
     bool adult;    /* issued only: 18+ on the certificate's Vietnam-time date */
     hv_date_t day; /* issued only: Vietnam-time date of ts */
 } hv_event_t;
@@ -65,13 +67,17 @@ typedef struct hv_event_error {
  * copied into id_out[HV_EVENT_ID_MAX+1]. Returns true with *ev filled, or false with *err filled.
  * Order of checks (so the first problem reported is stable): JSON syntax → top-level shape and
  * types → type → required data fields present and typed → timestamp → citizen id → group →
- * certificate id → birth date → score. */
+ * certificate id → birth date → score → supporter. */
 HV_MUST_CHECK bool hv_event_parse(const char *body, size_t len, int64_t now, bool want_id,
                                   char *id_out, hv_event_t *ev, hv_event_error_t *err);
 
 /* The idempotency key rule (CONTRACT §4, §5): 1-256 printable ASCII characters, 0x21-0x7E.
  * Applies to the webhook-id header and to a batch line's "id". */
 bool hv_event_id_valid(const char *s, size_t n);
+
+/* The cohort code rule (CONTRACT §11): 1-64 characters of [A-Za-z0-9._-]. Also the syntax of
+ * data.supporter. */
+bool hv_cohort_code_valid(const char *s, size_t n);
 
 const char *hv_group_name(hv_group_t g); /* "citizen", ... or "" */
 hv_group_t hv_group_from_name(const char *s, size_t n);

@@ -42,8 +42,9 @@ struct hv_write_item {
     int64_t ts;  /* Unix seconds */
     int32_t day; /* Vietnam-time day, days since 1970-01-01 */
     bool adult;
-    char course_id[HV_COURSE_ID_MAX + 1]; /* "" if absent */
-    double score;                         /* < 0 if absent */
+    char course_id[HV_COURSE_ID_MAX + 1];   /* "" if absent */
+    double score;                           /* < 0 if absent */
+    char supporter[HV_COHORT_CODE_MAX + 1]; /* data.supporter; "" if absent */
     bool lookup_only; /* only ask whether `id` was accepted: DUPLICATE or NOT_FOUND */
     hv_write_cb cb;
     void *arg;

@@ -15,6 +15,7 @@
 #include <openssl/rand.h>
 
 #include "hocvu/csv.h"
+#include "hocvu/ctlutil.h"
 #include "hocvu/event.h"
 #include "hocvu/evidence.h"
 #include "hocvu/json.h"
@@ -37,37 +38,9 @@ void hv_ctl_import_free(hv_ctl_import_t *imp)
     memset(imp, 0, sizeof(*imp));
 }
 
-/* Adds "PATH:LINE: reason (column NAME)" to the bad rows (column may be NULL); returns -1. */
-static int row_fail(hv_errlist_t *errs, const char *path, long line, const char *column,
-                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static int row_fail(hv_errlist_t *errs, const char *path, long line, const char *column,
-                    const char *fmt, ...)
-{
-    char reason[256];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(reason, sizeof(reason), fmt, ap);
-    va_end(ap);
-    if (column)
-        hv_errlist_add(errs, path, line, "%s (column %s)", reason, column);
-    else
-        hv_errlist_add(errs, path, line, "%s", reason);
-    return -1;
-}
-
 static bool is_code(const char *s, size_t n)
 {
     return n == 5 && hv_all_digits(s, n);
-}
-
-/* True if s[0..n) is well-formed UTF-8 without control characters. */
-static bool clean_text(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7F)
-            return false;
-    return hv_utf8_valid(s, n);
 }
 
 /* Looks up a column that must be present. Returns its index, or -1 with err set. */
@@ -77,7 +50,7 @@ static int required_column(const hv_csv_t *csv, const char *path, const char *na
     int col = hv_csv_column(csv, name);
 
     if (col < 0)
-        row_fail(errs, path, csv->record_line, name, "required column is missing");
+        hv_ctl_row_fail(errs, path, csv->record_line, name, "required column is missing");
     return col;
 }
 
@@ -90,10 +63,10 @@ static int put_text(hv_json_t *json, const hv_csv_t *csv, int col, const char *k
     const char *v = hv_trim(hv_csv_field(csv, col), &n);
 
     if (n == 0)
-        return row_fail(errs, path, csv->record_line, key, "%s is empty", key);
-    if (!clean_text(v, n))
-        return row_fail(errs, path, csv->record_line, key,
-                        "%s is not valid UTF-8 text or contains a control character", key);
+        return hv_ctl_row_fail(errs, path, csv->record_line, key, "%s is empty", key);
+    if (!hv_ctl_clean_text(v, n))
+        return hv_ctl_row_fail(errs, path, csv->record_line, key,
+                               "%s is not valid UTF-8 text or contains a control character", key);
     hv_json_key(json, key);
     hv_json_strn(json, v, n);
     return 0;
@@ -111,9 +84,9 @@ static int put_count(hv_json_t *json, const hv_csv_t *csv, int col, const char *
         return 0;
     v = hv_trim(hv_csv_field(csv, col), &n);
     if (n > 0 && (!hv_all_digits(v, n) || n > HV_MAX_INT_DIGITS))
-        return row_fail(errs, path, csv->record_line, key,
-                        "%s must be empty or a non-negative integer, got \"%.*s\"", key,
-                        (int)(n > 40 ? 40 : n), v);
+        return hv_ctl_row_fail(errs, path, csv->record_line, key,
+                               "%s must be empty or a non-negative integer, got \"%.*s\"", key,
+                               (int)(n > 40 ? 40 : n), v);
     /* Written only once valid, so a bad field leaves the row's object well formed. */
     hv_json_key(json, key);
     if (n == 0)
@@ -126,7 +99,7 @@ static int put_count(hv_json_t *json, const hv_csv_t *csv, int col, const char *
 /* Reports a CSV syntax error of the reader as "PATH:LINE: reason"; returns -1. */
 static int csv_fail(const hv_csv_t *csv, const char *path, hv_errlist_t *errs)
 {
-    return row_fail(errs, path, csv->err_line, NULL, "%s", csv->errstr);
+    return hv_ctl_row_fail(errs, path, csv->err_line, NULL, "%s", csv->errstr);
 }
 
 /* Closes a row that was written on its own (rj into row) and adds it to the import when none
@@ -171,7 +144,7 @@ int hv_ctl_wards_parse(const char *path, const char *data, size_t len, const cha
     c_name = required_column(&csv, path, "name", errs);
     c_type = required_column(&csv, path, "type", errs);
     if (province && (c_prov = required_column(&csv, path, "province_code", errs)) < 0)
-        row_fail(errs, path, 1, NULL, "--province needs a province_code column");
+        hv_ctl_row_fail(errs, path, 1, NULL, "--province needs a province_code column");
     if (errs->total > bad_before)
         goto done;
     c_pop = hv_csv_column(&csv, "population");
@@ -201,13 +174,13 @@ int hv_ctl_wards_parse(const char *path, const char *data, size_t len, const cha
         hv_json_init(&rj, &row);
         hv_json_obj(&rj);
         if (!is_code(code, n)) {
-            row_fail(errs, path, line, "code", "code must be exactly 5 digits, got \"%.*s\"",
-                     (int)(n > 40 ? 40 : n), code);
+            hv_ctl_row_fail(errs, path, line, "code", "code must be exactly 5 digits, got \"%.*s\"",
+                            (int)(n > 40 ? 40 : n), code);
         } else {
             uint32_t *first = &seen[strtol(code, NULL, 10)];
             if (*first)
-                row_fail(errs, path, line, "code", "duplicate code %.5s, first on line %u", code,
-                         *first);
+                hv_ctl_row_fail(errs, path, line, "code", "duplicate code %.5s, first on line %u",
+                                code, *first);
             else
                 *first = (uint32_t)line;
             hv_json_key(&rj, "code");
@@ -217,9 +190,9 @@ int hv_ctl_wards_parse(const char *path, const char *data, size_t len, const cha
         if (put_text(&rj, &csv, c_type, "type", path, errs) == 0) {
             const char *type = hv_trim(hv_csv_field(&csv, c_type), &n);
             if (!ward_type_ok(type, n))
-                row_fail(errs, path, line, "type",
-                         "type must be phuong, xa or dac_khu, got \"%.*s\"", (int)(n > 40 ? 40 : n),
-                         type);
+                hv_ctl_row_fail(errs, path, line, "type",
+                                "type must be phuong, xa or dac_khu, got \"%.*s\"",
+                                (int)(n > 40 ? 40 : n), type);
         }
         (void)put_count(&rj, &csv, c_pop, "population", path, errs);
         (void)put_count(&rj, &csv, c_target, "target", path, errs);
@@ -228,10 +201,10 @@ int hv_ctl_wards_parse(const char *path, const char *data, size_t len, const cha
 
             if (n == 0) {
                 hv_json_kstr(&rj, "population_flag", NULL);
-            } else if (!clean_text(flag, n)) {
-                row_fail(errs, path, line, "population_flag",
-                         "population_flag is not valid UTF-8 text or contains a control "
-                         "character");
+            } else if (!hv_ctl_clean_text(flag, n)) {
+                hv_ctl_row_fail(errs, path, line, "population_flag",
+                                "population_flag is not valid UTF-8 text or contains a control "
+                                "character");
             } else {
                 hv_json_key(&rj, "population_flag");
                 hv_json_strn(&rj, flag, n);
@@ -242,9 +215,10 @@ int hv_ctl_wards_parse(const char *path, const char *data, size_t len, const cha
     if (r < 0)
         csv_fail(&csv, path, errs);
     else if (imp->rows == 0 && errs->total == bad_before && province)
-        row_fail(errs, path, csv.line, NULL, "no units of province %s in the file", province);
+        hv_ctl_row_fail(errs, path, csv.line, NULL, "no units of province %s in the file",
+                        province);
     else if (imp->rows == 0 && errs->total == bad_before)
-        row_fail(errs, path, csv.line, NULL, "no records after the header");
+        hv_ctl_row_fail(errs, path, csv.line, NULL, "no records after the header");
     hv_json_end(&j);
 done:
     if (errs->total > bad_before)
@@ -280,7 +254,7 @@ static int put_new_codes(hv_json_t *json, const hv_csv_t *csv, int col, const ch
 
     *count = 0;
     if (n == 0)
-        return row_fail(errs, path, csv->record_line, "new_codes", "new_codes is empty");
+        return hv_ctl_row_fail(errs, path, csv->record_line, "new_codes", "new_codes is empty");
     while (v <= end) {
         const char *bar = memchr(v, '|', (size_t)(end - v));
         const char *stop = bar ? bar : end;
@@ -293,16 +267,16 @@ static int put_new_codes(hv_json_t *json, const hv_csv_t *csv, int col, const ch
         while (len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t'))
             len--;
         if (!is_code(v, len))
-            return row_fail(errs, path, csv->record_line, "new_codes",
-                            "each new code must be exactly 5 digits, got \"%.*s\"",
-                            (int)(len > 40 ? 40 : len), v);
+            return hv_ctl_row_fail(errs, path, csv->record_line, "new_codes",
+                                   "each new code must be exactly 5 digits, got \"%.*s\"",
+                                   (int)(len > 40 ? 40 : len), v);
         for (size_t i = 0; i < *count; i++)
             if (memcmp(codes[i], v, 5) == 0)
-                return row_fail(errs, path, csv->record_line, "new_codes",
-                                "new code %.5s is listed twice", v);
+                return hv_ctl_row_fail(errs, path, csv->record_line, "new_codes",
+                                       "new code %.5s is listed twice", v);
         if (*count == HV_ARRAY_LEN(codes))
-            return row_fail(errs, path, csv->record_line, "new_codes", "more than %zu new codes",
-                            HV_ARRAY_LEN(codes));
+            return hv_ctl_row_fail(errs, path, csv->record_line, "new_codes",
+                                   "more than %zu new codes", HV_ARRAY_LEN(codes));
         memcpy(codes[*count], v, 5);
         (*count)++;
         v = stop + 1;
@@ -358,14 +332,14 @@ int hv_ctl_legacy_parse(const char *path, const char *data, size_t len, hv_ctl_i
         hv_json_obj(&rj);
         hv_json_kint(&rj, "line", line);
         if (!is_code(code, n)) {
-            row_fail(errs, path, line, "old_code",
-                     "old_code must be exactly 5 digits, got \"%.*s\"", (int)(n > 40 ? 40 : n),
-                     code);
+            hv_ctl_row_fail(errs, path, line, "old_code",
+                            "old_code must be exactly 5 digits, got \"%.*s\"",
+                            (int)(n > 40 ? 40 : n), code);
         } else {
             uint32_t *first = &seen[strtol(code, NULL, 10)];
             if (*first)
-                row_fail(errs, path, line, "old_code", "duplicate old_code %.5s, first on line %u",
-                         code, *first);
+                hv_ctl_row_fail(errs, path, line, "old_code",
+                                "duplicate old_code %.5s, first on line %u", code, *first);
             else
                 *first = (uint32_t)line;
             hv_json_key(&rj, "old_code");
@@ -375,19 +349,20 @@ int hv_ctl_legacy_parse(const char *path, const char *data, size_t len, hv_ctl_i
         bool codes_ok = put_new_codes(&rj, &csv, c_new, path, &ncodes, errs) == 0;
         sv = hv_trim(hv_csv_field(&csv, c_split), &n);
         if (parse_split(sv, n, &split) < 0)
-            row_fail(errs, path, line, "split",
-                     "split must be full, partial, true or false, got \"%.*s\"",
-                     (int)(n > 40 ? 40 : n), sv);
+            hv_ctl_row_fail(errs, path, line, "split",
+                            "split must be full, partial, true or false, got \"%.*s\"",
+                            (int)(n > 40 ? 40 : n), sv);
         else if (codes_ok && !split && ncodes != 1)
-            row_fail(errs, path, line, "new_codes",
-                     "a unit that was not split must map to exactly one new code, got %zu", ncodes);
+            hv_ctl_row_fail(errs, path, line, "new_codes",
+                            "a unit that was not split must map to exactly one new code, got %zu",
+                            ncodes);
         hv_json_kbool(&rj, "split", split);
         keep_row(&j, &rj, &row, errs->total == bad, imp);
     }
     if (r < 0)
         csv_fail(&csv, path, errs);
     else if (imp->rows == 0 && errs->total == bad_before)
-        row_fail(errs, path, csv.line, NULL, "no records after the header");
+        hv_ctl_row_fail(errs, path, csv.line, NULL, "no records after the header");
     hv_json_end(&j);
 done:
     if (errs->total > bad_before)
@@ -398,80 +373,6 @@ done:
     return errs->total > bad_before ? -1 : 0;
 }
 
-/* Prints "hocvuctl: <what>: <first line of the reason>" to errf. The reason is the server's
- * primary message when res carries one, else libpq's message for conn. */
-static void db_error(FILE *errf, const char *what, PGconn *conn, const PGresult *res)
-{
-    const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-
-    if (msg == NULL)
-        msg = PQerrorMessage(conn);
-    if (msg == NULL || msg[0] == '\0')
-        msg = "unknown error";
-    fprintf(errf, "hocvuctl: %s: %.*s\n", what, (int)strcspn(msg, "\r\n"), msg);
-}
-
-/* Runs sql with text parameters and checks the status. Returns the result (caller PQclear()s),
- * or NULL after printing "hocvuctl: <what>: <reason>". */
-static PGresult *exec_params(PGconn *conn, const char *sql, int nparams, const char *const *params,
-                             ExecStatusType want, const char *what, FILE *errf)
-{
-    PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
-
-    if (res == NULL || PQresultStatus(res) != want) {
-        db_error(errf, what, conn, res);
-        PQclear(res);
-        return NULL;
-    }
-    return res;
-}
-
-/* Runs a statement without result rows. Returns 0, or -1 after printing the error. */
-static int exec_command(PGconn *conn, const char *sql, const char *what, FILE *errf)
-{
-    PGresult *res = exec_params(conn, sql, 0, NULL, PGRES_COMMAND_OK, what, errf);
-
-    if (res == NULL)
-        return -1;
-    PQclear(res);
-    return 0;
-}
-
-/* Rolls back an open or failed transaction on conn, if any. */
-static void rollback_if_open(PGconn *conn)
-{
-    if (PQtransactionStatus(conn) != PQTRANS_IDLE)
-        PQclear(PQexec(conn, "ROLLBACK"));
-}
-
-/* Reads the whole file at path into b (NUL-terminated). Returns 0, or -1 after printing
- * "hocvuctl: could not read PATH: reason". */
-static int read_file(const char *path, hv_buf_t *b, FILE *errf)
-{
-    int rc = -1;
-    char chunk[65536];
-    size_t n;
-    FILE *f = fopen(path, "rb");
-
-    if (f == NULL) {
-        fprintf(errf, "hocvuctl: could not read %s: %s\n", path, strerror(errno));
-        goto failed;
-    }
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        hv_buf_append(b, chunk, n);
-    if (ferror(f)) {
-        fprintf(errf, "hocvuctl: could not read %s: %s\n", path, strerror(errno));
-        goto failed;
-    }
-    if (b->data == NULL)
-        hv_buf_puts(b, "");
-    rc = 0;
-failed:
-    if (f)
-        fclose(f);
-    return rc;
-}
-
 PGconn *hv_ctl_connect(const char *url, FILE *errf)
 {
     const char *const keys[] = {"dbname", "fallback_application_name", NULL};
@@ -479,7 +380,7 @@ PGconn *hv_ctl_connect(const char *url, FILE *errf)
     PGconn *conn = PQconnectdbParams(keys, values, 1);
 
     if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
-        db_error(errf, "could not connect to database", conn, NULL);
+        hv_ctl_db_error(errf, "could not connect to database", conn, NULL);
         PQfinish(conn);
         return NULL;
     }
@@ -497,11 +398,7 @@ int hv_ctl_migrate(PGconn *conn, FILE *out, FILE *errf)
     return HV_CTL_OK;
 }
 
-/* Sends a validated import: runs upsert_sql with the JSON as $1 inside one transaction, after
- * check_sql (may be NULL), which returns a row (line, "reason (column NAME)") for each record
- * that the database refuses; they are all printed as "PATH:LINE: reason". upsert_sql returns one
- * row (inserted, updated). Prints the summary line for `noun`. Returns an exit status. */
-static int import_send(PGconn *conn, const char *path, const hv_ctl_import_t *imp,
+int hv_ctl_import_send(PGconn *conn, const char *path, const hv_ctl_import_t *imp,
                        const char *check_sql, const char *upsert_sql, const char *noun, FILE *out,
                        FILE *errf)
 {
@@ -511,10 +408,10 @@ static int import_send(PGconn *conn, const char *path, const hv_ctl_import_t *im
     PGresult *res = NULL;
 
     snprintf(what, sizeof(what), "could not import %s", noun);
-    if (exec_command(conn, "BEGIN", what, errf) < 0)
+    if (hv_ctl_exec_command(conn, "BEGIN", what, errf) < 0)
         goto failed;
     if (check_sql) {
-        res = exec_params(conn, check_sql, 1, params, PGRES_TUPLES_OK, what, errf);
+        res = hv_ctl_exec(conn, check_sql, 1, params, PGRES_TUPLES_OK, what, errf);
         if (res == NULL)
             goto failed;
         if (PQntuples(res) > 0) {
@@ -528,10 +425,10 @@ static int import_send(PGconn *conn, const char *path, const hv_ctl_import_t *im
         }
         PQclear(res);
     }
-    res = exec_params(conn, upsert_sql, 1, params, PGRES_TUPLES_OK, what, errf);
+    res = hv_ctl_exec(conn, upsert_sql, 1, params, PGRES_TUPLES_OK, what, errf);
     if (res == NULL)
         goto failed;
-    if (exec_command(conn, "COMMIT", what, errf) < 0)
+    if (hv_ctl_exec_command(conn, "COMMIT", what, errf) < 0)
         goto failed;
     {
         long long inserted = atoll(PQgetvalue(res, 0, 0));
@@ -543,7 +440,7 @@ static int import_send(PGconn *conn, const char *path, const hv_ctl_import_t *im
     status = HV_CTL_OK;
 failed:
     PQclear(res);
-    rollback_if_open(conn);
+    hv_ctl_rollback(conn);
     return status;
 }
 
@@ -561,7 +458,7 @@ int hv_ctl_wards_import(PGconn *conn, const char *path, const char *province, FI
 
     hv_buf_init(&file);
     hv_buf_init(&sql);
-    if (read_file(path, &file, errf) < 0)
+    if (hv_ctl_read_file(path, &file, errf) < 0)
         goto failed;
     if (hv_ctl_wards_parse(path, file.data, file.len, province, &imp, &errs) < 0) {
         hv_errlist_print(&errs, errf);
@@ -596,7 +493,7 @@ int hv_ctl_wards_import(PGconn *conn, const char *path, const char *province, FI
                       "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT "
                       "inserted) FROM up");
 
-    status = import_send(conn, path, &imp, NULL, sql.data, "wards", out, errf);
+    status = hv_ctl_import_send(conn, path, &imp, NULL, sql.data, "wards", out, errf);
 failed:
     hv_errlist_free(&errs);
     hv_ctl_import_free(&imp);
@@ -631,13 +528,13 @@ int hv_ctl_wards_import_legacy(PGconn *conn, const char *path, FILE *out, FILE *
     hv_ctl_import_t imp = {0};
 
     hv_buf_init(&file);
-    if (read_file(path, &file, errf) < 0)
+    if (hv_ctl_read_file(path, &file, errf) < 0)
         goto failed;
     if (hv_ctl_legacy_parse(path, file.data, file.len, &imp, &errs) < 0) {
         hv_errlist_print(&errs, errf);
         goto failed;
     }
-    status = import_send(conn, path, &imp, check_sql, upsert_sql, "legacy units", out, errf);
+    status = hv_ctl_import_send(conn, path, &imp, check_sql, upsert_sql, "legacy units", out, errf);
 failed:
     hv_errlist_free(&errs);
     hv_ctl_import_free(&imp);
@@ -667,13 +564,13 @@ int hv_ctl_targets_import(PGconn *conn, const char *path, FILE *out, FILE *errf)
 
     hv_buf_init(&file);
     hv_buf_init(&json);
-    if (read_file(path, &file, errf) < 0)
+    if (hv_ctl_read_file(path, &file, errf) < 0)
         goto failed;
     (void)hv_targets_parse(path, file.data, file.len, &rows, &n, &errs);
     {
         /* A ward scope must be a current ward: one look at the table checks every row that
          * passed, so the file's bad rows are all reported at once. */
-        res = exec_params(conn, "SELECT code FROM wards", 0, NULL, PGRES_TUPLES_OK,
+        res = hv_ctl_exec(conn, "SELECT code FROM wards", 0, NULL, PGRES_TUPLES_OK,
                           "could not read the wards", errf);
         if (res == NULL)
             goto failed;
@@ -721,15 +618,16 @@ int hv_ctl_targets_import(PGconn *conn, const char *path, FILE *out, FILE *errf)
     hv_json_end(&j);
     {
         const char *params[1] = {json.data};
-        if (exec_command(conn, "BEGIN", "could not import targets", errf) < 0)
+        if (hv_ctl_exec_command(conn, "BEGIN", "could not import targets", errf) < 0)
             goto failed;
-        PGresult *gone = exec_params(conn, delete_sql, 1, params, PGRES_TUPLES_OK,
+        PGresult *gone = hv_ctl_exec(conn, delete_sql, 1, params, PGRES_TUPLES_OK,
                                      "could not import targets", errf);
         if (gone == NULL)
             goto failed;
-        res = exec_params(conn, insert_sql, 1, params, PGRES_TUPLES_OK, "could not import targets",
+        res = hv_ctl_exec(conn, insert_sql, 1, params, PGRES_TUPLES_OK, "could not import targets",
                           errf);
-        if (res == NULL || exec_command(conn, "COMMIT", "could not import targets", errf) < 0) {
+        if (res == NULL ||
+            hv_ctl_exec_command(conn, "COMMIT", "could not import targets", errf) < 0) {
             PQclear(gone);
             goto failed;
         }
@@ -740,7 +638,7 @@ int hv_ctl_targets_import(PGconn *conn, const char *path, FILE *out, FILE *errf)
     status = HV_CTL_OK;
 failed:
     PQclear(res);
-    rollback_if_open(conn);
+    hv_ctl_rollback(conn);
     hv_errlist_free(&errs);
     free(rows);
     hv_buf_free(&file);
@@ -807,7 +705,7 @@ int hv_ctl_report_freeze(PGconn *conn, const char *as_of, const char *year_arg, 
         fprintf(errf, "hocvuctl: the year must be from %d to %d\n", HV_FIRST_YEAR, current);
         return HV_CTL_USAGE;
     }
-    if (!label || !label[0] || strlen(label) > 200 || !clean_text(label, strlen(label))) {
+    if (!label || !label[0] || strlen(label) > 200 || !hv_ctl_clean_text(label, strlen(label))) {
         fprintf(errf, "hocvuctl: --label must be 1-200 bytes of text\n");
         return HV_CTL_USAGE;
     }
@@ -819,8 +717,9 @@ int hv_ctl_report_freeze(PGconn *conn, const char *as_of, const char *year_arg, 
 
     /* One snapshot of the database for the counts and the evidence. The evidence sort gets
      * the memory of a maintenance job, not of a query. */
-    if (exec_command(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ", "could not freeze", errf) < 0 ||
-        exec_command(conn, "SET LOCAL work_mem = '256MB'", "could not freeze", errf) < 0)
+    if (hv_ctl_exec_command(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ", "could not freeze",
+                            errf) < 0 ||
+        hv_ctl_exec_command(conn, "SET LOCAL work_mem = '256MB'", "could not freeze", errf) < 0)
         goto failed;
     snap = load_snapshot(conn, current, errf);
     if (!snap)
@@ -851,7 +750,7 @@ int hv_ctl_report_freeze(PGconn *conn, const char *as_of, const char *year_arg, 
     snprintf(evlines, sizeof(evlines), "%lld", (long long)lines);
     {
         const char *p[9] = {id, label, as_of, ystr, created, digest, body.data, evlines, evsha};
-        res = exec_params(conn,
+        res = hv_ctl_exec(conn,
                           "INSERT INTO reports (id, label, as_of, year, created_at, digest, body, "
                           "evidence_lines, evidence_sha256) "
                           "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -859,13 +758,13 @@ int hv_ctl_report_freeze(PGconn *conn, const char *as_of, const char *year_arg, 
         if (!res)
             goto failed;
     }
-    if (exec_command(conn, "COMMIT", "could not freeze", errf) < 0)
+    if (hv_ctl_exec_command(conn, "COMMIT", "could not freeze", errf) < 0)
         goto failed;
     fprintf(out, "frozen report %s\ndigest %s\n", id, digest);
     status = HV_CTL_OK;
 failed:
     PQclear(res);
-    rollback_if_open(conn);
+    hv_ctl_rollback(conn);
     hv_view_free(v);
     hv_snapshot_release(snap);
     hv_buf_free(&body);
@@ -893,7 +792,7 @@ int hv_ctl_report_verify(PGconn *conn, const char *id, FILE *out, FILE *errf)
     static const char *const city_members[] = {"target", "certified_adults", "certified_total",
                                                "percent"};
     const char *p[1] = {id};
-    PGresult *res = exec_params(conn, "SELECT body, digest, as_of, year FROM reports WHERE id = $1",
+    PGresult *res = hv_ctl_exec(conn, "SELECT body, digest, as_of, year FROM reports WHERE id = $1",
                                 1, p, PGRES_TUPLES_OK, "could not read the report", errf);
     char computed[65], stated[65], err[256];
     int status = HV_CTL_FAILED, changes = 0;
@@ -1022,10 +921,13 @@ static int repair(PGconn *conn, FILE *errf)
         /* Tell every instance's read snapshot that the counters moved. */
         "INSERT INTO counter_versions AS v (shard, version) VALUES (0, 1) "
         "ON CONFLICT (shard) DO UPDATE SET version = v.version + 1",
+        /* Cohort figures follow the repaired attribution (and supporter memberships the
+         * certificates). */
+        "SELECT hv_cohort_repair()",
     };
 
     for (size_t i = 0; i < HV_ARRAY_LEN(steps); i++)
-        if (exec_command(conn, steps[i], "could not repair", errf) < 0)
+        if (hv_ctl_exec_command(conn, steps[i], "could not repair", errf) < 0)
             return -1;
     return 0;
 }
@@ -1034,30 +936,40 @@ int hv_ctl_reconcile(PGconn *conn, bool do_repair, FILE *out, FILE *errf)
 {
     static const char what[] = "could not reconcile";
     int status = HV_CTL_FAILED;
-    PGresult *drift = NULL, *attr = NULL, *totals = NULL;
-    int ndrift;
+    PGresult *drift = NULL, *attr = NULL, *totals = NULL, *cohorts = NULL;
+    int ndrift, ncohorts;
     long long nattr;
 
     /* A read-only check sees one consistent snapshot; a repair first stops the writers (readers
      * go on) so that what it prints is what it fixes. */
-    if (exec_command(conn, do_repair ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-                     what, errf) < 0)
+    if (hv_ctl_exec_command(conn,
+                            do_repair ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                            what, errf) < 0)
         goto done;
+    /* (The membership lock before the tables: writers take it first too.) */
     if (do_repair &&
-        exec_command(conn, "LOCK TABLE persons, counters IN EXCLUSIVE MODE", what, errf) < 0)
+        (hv_ctl_exec_command(conn, "SELECT pg_advisory_xact_lock(1752590340, 0)", what, errf) < 0 ||
+         hv_ctl_exec_command(conn, "LOCK TABLE persons, counters IN EXCLUSIVE MODE", what, errf) <
+             0))
         goto done;
-    drift = exec_params(conn,
+    drift = hv_ctl_exec(conn,
                         "SELECT ward, grp, to_char(day, 'YYYY-MM-DD'), stored_adults, "
                         "expected_adults, stored_total, expected_total FROM hv_counter_drift "
                         "ORDER BY ward, grp, day",
                         0, NULL, PGRES_TUPLES_OK, what, errf);
     if (drift == NULL)
         goto done;
-    attr = exec_params(conn, "SELECT count(*) FROM hv_attribution_drift", 0, NULL, PGRES_TUPLES_OK,
+    attr = hv_ctl_exec(conn, "SELECT count(*) FROM hv_attribution_drift", 0, NULL, PGRES_TUPLES_OK,
                        what, errf);
     if (attr == NULL)
         goto done;
-    totals = exec_params(conn,
+    cohorts = hv_ctl_exec(conn,
+                          "SELECT cohort, grp, to_char(day, 'YYYY-MM-DD'), stored, expected "
+                          "FROM hv_cohort_drift ORDER BY cohort, grp NULLS FIRST, day, stored",
+                          0, NULL, PGRES_TUPLES_OK, what, errf);
+    if (cohorts == NULL)
+        goto done;
+    totals = hv_ctl_exec(conn,
                          "SELECT count(*), count(*) FILTER (WHERE adult) "
                          "FROM hv_expected_attribution",
                          0, NULL, PGRES_TUPLES_OK, what, errf);
@@ -1075,9 +987,22 @@ int hv_ctl_reconcile(PGconn *conn, bool do_repair, FILE *out, FILE *errf)
                 PQgetvalue(drift, i, 5), PQgetvalue(drift, i, 6));
     if (nattr > 0)
         fprintf(out, "attribution differs for %lld persons\n", nattr);
+    ncohorts = PQntuples(cohorts);
+    for (int i = 0; i < ncohorts; i++) {
+        const char *code = PQgetvalue(cohorts, i, 0), *stored = PQgetvalue(cohorts, i, 3),
+                   *expected = PQgetvalue(cohorts, i, 4);
+        if (!PQgetisnull(cohorts, i, 1))
+            fprintf(out, "cohort=%s group=%s day=%s certified stored=%s expected=%s\n", code,
+                    hv_group_name((hv_group_t)atoi(PQgetvalue(cohorts, i, 1))),
+                    PQgetvalue(cohorts, i, 2), stored, expected);
+        else if (strcmp(stored, "-1") == 0)
+            fprintf(out, "cohort=%s supporter memberships differ from the certificates\n", code);
+        else
+            fprintf(out, "cohort=%s members stored=%s expected=%s\n", code, stored, expected);
+    }
 
-    if (ndrift == 0 && nattr == 0) {
-        if (exec_command(conn, "COMMIT", what, errf) < 0)
+    if (ndrift == 0 && nattr == 0 && ncohorts == 0) {
+        if (hv_ctl_exec_command(conn, "COMMIT", what, errf) < 0)
             goto done;
         fprintf(out, "no drift: %s certified persons, %s adults\n", PQgetvalue(totals, 0, 0),
                 PQgetvalue(totals, 0, 1));
@@ -1086,12 +1011,14 @@ int hv_ctl_reconcile(PGconn *conn, bool do_repair, FILE *out, FILE *errf)
     }
     fprintf(out, "drift: %d counter rows and %lld persons differ from the certificates\n", ndrift,
             nattr);
+    if (ncohorts > 0)
+        fprintf(out, "drift: %d cohort figures differ from the memberships\n", ncohorts);
     if (!do_repair) {
-        exec_command(conn, "COMMIT", what, errf);
+        hv_ctl_exec_command(conn, "COMMIT", what, errf);
         fprintf(out, "run hocvuctl reconcile --repair to rewrite them from the certificates\n");
         goto done;
     }
-    if (repair(conn, errf) < 0 || exec_command(conn, "COMMIT", what, errf) < 0)
+    if (repair(conn, errf) < 0 || hv_ctl_exec_command(conn, "COMMIT", what, errf) < 0)
         goto done;
     fprintf(out, "repaired: counters and attribution rewritten (%s certified persons, %s adults)\n",
             PQgetvalue(totals, 0, 0), PQgetvalue(totals, 0, 1));
@@ -1099,7 +1026,8 @@ done:
     PQclear(drift);
     PQclear(attr);
     PQclear(totals);
-    rollback_if_open(conn);
+    PQclear(cohorts);
+    hv_ctl_rollback(conn);
     return status;
 }
 

@@ -64,6 +64,19 @@ static json_t *get_optional_string(json_t *obj, const char *key, bool *present)
     return json_is_string(v) ? v : NULL;
 }
 
+bool hv_cohort_code_valid(const char *s, size_t n)
+{
+    if (n == 0 || n > HV_COHORT_CODE_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
 static bool printable_ascii(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -208,6 +221,7 @@ bool hv_event_parse(const char *body, size_t len, int64_t now, bool want_id, cha
         refuse(err, 400, "invalid_event", "data.course_id", "course_id must be a string");
         goto failed;
     }
+    json_t *supporter = json_object_get(data, "supporter");
     json_t *score = json_object_get(data, "score");
     if (json_is_null(score))
         score = NULL;
@@ -309,6 +323,19 @@ bool hv_event_parse(const char *body, size_t len, int64_t now, bool want_id, cha
             goto failed;
         }
         ev->score = s;
+    }
+
+    /* data.supporter: only a certificate.issued names one; anything but a cohort code is
+     * refused (an unknown code is not: the cohort may be imported later). */
+    if (issued && supporter) {
+        const char *sv = json_string_value(supporter);
+        size_t sn = json_is_string(supporter) ? json_string_length(supporter) : 0;
+        if (!json_is_string(supporter) || !hv_cohort_code_valid(sv, sn)) {
+            refuse(err, 422, "invalid_supporter", "data.supporter",
+                   "supporter must be a cohort code: 1-64 characters of A-Z a-z 0-9 . _ -");
+            goto failed;
+        }
+        memcpy(ev->supporter, sv, sn + 1);
     }
 
     if (issued) {

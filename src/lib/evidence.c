@@ -2,51 +2,19 @@
  * evidence.c - a frozen report's evidence (CONTRACT §10, §12): read back and checked against
  * what the freeze recorded (hv_evidence_load, for hocvuctl and the service), and served as
  * GET /v1/reports/{id}/evidence.csv for admin tokens only. A city's evidence is tens of
- * megabytes in PostgreSQL, so each request reads it on a thread of its own with its own
- * connection; the loop polls the job from a timer it owns and ends the request when the thread
- * is done, so the thread never touches the event base.
+ * megabytes in PostgreSQL, so each request reads it off the loop (dbjob.h).
  */
-#include <event2/event.h>
 #include <libpq-fe.h>
 #include <openssl/evp.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "hocvu/dbjob.h"
 #include "hocvu/evidence.h"
 #include "hocvu/handlers.h"
 #include "hocvu/log.h"
-#include "hocvu/worker.h"
-
-#define POLL_US 20000
-#define MAX_JOBS 2 /* per process: an evidence export is rare and can be large */
-
-static int running; /* atomic: jobs of the process */
-
-typedef struct job {
-    int refs;  /* atomic: the thread and the loop side */
-    bool done; /* atomic: status, csv and err are final */
-    char *conninfo;
-    char id[40];
-    int status; /* 200, 404, 500 or 503 */
-    hv_buf_t csv;
-    char sha[65]; /* of csv */
-    char err[200];
-    /* Loop side only. */
-    hv_req_t req;
-    struct event *poll_ev;
-} job_t;
-
-static void job_unref(job_t *j)
-{
-    if (__atomic_sub_fetch(&j->refs, 1, __ATOMIC_ACQ_REL) != 0)
-        return;
-    free(j->conninfo);
-    hv_buf_free(&j->csv);
-    free(j);
-}
 
 /* --- freeze ------------------------------------------------------------------------------- */
 
@@ -451,108 +419,50 @@ done:
     return rc;
 }
 
-/* The thread: its own connection, one hv_evidence_load, then the loop takes over. */
-static void *job_main(void *arg)
+/* On the job's thread: the evidence, checked. */
+static void run_export(PGconn *c, hv_dbjob_io_t *io)
 {
-    job_t *j = arg;
-    const char *keys[] = {"dbname", "fallback_application_name", NULL};
-    const char *vals[] = {j->conninfo, "hocvud-evidence", NULL};
-    PGconn *c = PQconnectdbParams(keys, vals, 1);
-
-    if (PQstatus(c) != CONNECTION_OK) {
-        j->status = 503;
-        snprintf(j->err, sizeof(j->err), "%.*s", (int)strcspn(PQerrorMessage(c), "\n"),
-                 PQerrorMessage(c));
-    } else {
-        switch (hv_evidence_load(c, j->id, &j->csv, j->sha, j->err, sizeof(j->err))) {
-        case HV_EVIDENCE_OK:
-            j->status = 200;
-            break;
-        case HV_EVIDENCE_NO_REPORT:
-            j->status = 404;
-            break;
-        case HV_EVIDENCE_BROKEN:
-            j->status = 500;
-            break;
-        default:
-            j->status = 503;
-        }
+    switch (hv_evidence_load(c, io->key, &io->out, io->note, io->err, sizeof(io->err))) {
+    case HV_EVIDENCE_OK:
+        io->status = 200;
+        break;
+    case HV_EVIDENCE_NO_REPORT:
+        io->status = 404;
+        break;
+    case HV_EVIDENCE_BROKEN:
+        io->status = 500;
+        break;
+    default:
+        io->status = 503;
     }
-    PQfinish(c);
-    __atomic_store_n(&j->done, true, __ATOMIC_RELEASE);
-    job_unref(j);
-    return NULL;
 }
 
-static void poll_cb(evutil_socket_t fd, short what, void *arg)
+/* On the loop: the answer. */
+static void end_export(hv_req_t *r, const hv_dbjob_io_t *io)
 {
-    job_t *j = arg;
-    struct timeval tv = {0, POLL_US};
-    char disp[96];
+    char disp[160], b64[48], digest[64];
 
-    (void)fd;
-    (void)what;
-    if (!__atomic_load_n(&j->done, __ATOMIC_ACQUIRE)) {
-        evtimer_add(j->poll_ev, &tv);
-        return;
-    }
-    if (j->status == 200) {
-        char b64[48], digest[64];
-        snprintf(disp, sizeof(disp), "attachment; filename=\"hocvu-evidence-%s.csv\"", j->id);
-        hv_http_add_header(&j->req, "Content-Disposition", disp);
-        sha_hex_to_b64(j->sha, b64);
+    if (io->status == 200) {
+        snprintf(disp, sizeof(disp), "attachment; filename=\"hocvu-evidence-%s.csv\"", io->key);
+        hv_http_add_header(r, "Content-Disposition", disp);
+        sha_hex_to_b64(io->note, b64);
         snprintf(digest, sizeof(digest), "sha-256=:%s:", b64);
-        hv_http_add_header(&j->req, "Repr-Digest", digest);
-        hv_http_end(&j->req, 200, "text/csv; charset=utf-8", j->csv.data, j->csv.len, NULL);
-    } else if (j->status == 404) {
-        hv_http_problem(&j->req, 404, "not_found", NULL, "no such report");
-    } else if (j->status == 500) {
-        hv_log(HV_LOG_ERROR, "evidence does not match its freeze", "report=%s error=%s", j->id,
-               j->err);
-        hv_http_problem(&j->req, 500, "evidence_broken", NULL,
+        hv_http_add_header(r, "Repr-Digest", digest);
+        hv_http_end(r, 200, "text/csv; charset=utf-8", io->out.data, io->out.len, NULL);
+    } else if (io->status == 404) {
+        hv_http_problem(r, 404, "not_found", NULL, "no such report");
+    } else if (io->status == 500) {
+        hv_log(HV_LOG_ERROR, "evidence does not match its freeze", "report=%s error=%s", io->key,
+               io->err);
+        hv_http_problem(r, 500, "evidence_broken", NULL,
                         "the stored evidence is not what was frozen; see the service log");
     } else {
-        hv_log(HV_LOG_ERROR, "evidence export failed", "report=%s error=%s", j->id, j->err);
-        hv_http_problem(&j->req, 503, "unavailable", NULL, "the database is unavailable");
+        hv_log(HV_LOG_ERROR, "evidence export failed", "report=%s error=%s", io->key, io->err);
+        hv_http_problem(r, 503, "unavailable", NULL, "the database is unavailable");
     }
-    __atomic_sub_fetch(&running, 1, __ATOMIC_RELAXED);
-    event_free(j->poll_ev);
-    job_unref(j);
 }
 
 void hv_handle_evidence(hv_req_t *r, const char *id)
 {
-    const hv_config_t *cfg = r->w->srv->cfg;
-    struct timeval tv = {0, POLL_US};
-    pthread_t t;
-    pthread_attr_t attr;
-
-    if (__atomic_add_fetch(&running, 1, __ATOMIC_RELAXED) > MAX_JOBS) {
-        __atomic_sub_fetch(&running, 1, __ATOMIC_RELAXED);
-        hv_http_problem(r, 503, "overloaded", NULL, "evidence exports are running; retry later");
-        return;
-    }
-    job_t *j = hv_xcalloc(1, sizeof(*j));
-    j->refs = 2;
-    snprintf(j->id, sizeof(j->id), "%s", id);
-    j->conninfo =
-        hv_xstrdup(cfg->read_database_url && cfg->read_database_url[0] ? cfg->read_database_url
-                                                                       : cfg->database_url);
-    hv_buf_init(&j->csv);
-    j->poll_ev = evtimer_new(r->w->base, poll_cb, j);
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    if (!j->poll_ev || pthread_create(&t, &attr, job_main, j) != 0) {
-        pthread_attr_destroy(&attr);
-        if (j->poll_ev)
-            event_free(j->poll_ev);
-        __atomic_sub_fetch(&running, 1, __ATOMIC_RELAXED);
-        j->refs = 1;
-        job_unref(j);
-        hv_http_problem(r, 503, "unavailable", NULL, "could not start the export; retry later");
-        return;
-    }
-    pthread_attr_destroy(&attr);
-    hv_req_move(r, &j->req);
-    evtimer_add(j->poll_ev, &tv);
+    hv_dbjob_start(r, "hocvud-evidence", id, run_export, end_export);
 }

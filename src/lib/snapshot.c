@@ -27,19 +27,25 @@ int64_t hv_pct100(int64_t count, int64_t target)
 /* Ranking (§9): published percent (desc, none last), then reached_on (earlier first, none
  * last), then certified adults (desc); entries equal on all three share a rank, listed by code.
  * Sorts indices into the stats array passed as context. */
+int hv_rank_cmp(int64_t pct_a, int32_t reached_a, int64_t count_a, int64_t pct_b, int32_t reached_b,
+                int64_t count_b)
+{
+    if ((pct_a < 0) != (pct_b < 0))
+        return pct_a < 0 ? 1 : -1;
+    if (pct_a != pct_b)
+        return pct_a > pct_b ? -1 : 1;
+    if ((reached_a == HV_NO_DAY) != (reached_b == HV_NO_DAY))
+        return reached_a == HV_NO_DAY ? 1 : -1;
+    if (reached_a != reached_b)
+        return reached_a < reached_b ? -1 : 1;
+    if (count_a != count_b)
+        return count_a > count_b ? -1 : 1;
+    return 0;
+}
+
 static int rank_key_cmp(const hv_ward_stats_t *x, const hv_ward_stats_t *y)
 {
-    if ((x->pct100 < 0) != (y->pct100 < 0))
-        return x->pct100 < 0 ? 1 : -1;
-    if (x->pct100 != y->pct100)
-        return x->pct100 > y->pct100 ? -1 : 1;
-    if ((x->reached_on == HV_NO_DAY) != (y->reached_on == HV_NO_DAY))
-        return x->reached_on == HV_NO_DAY ? 1 : -1;
-    if (x->reached_on != y->reached_on)
-        return x->reached_on < y->reached_on ? -1 : 1;
-    if (x->adults != y->adults)
-        return x->adults > y->adults ? -1 : 1;
-    return 0;
+    return hv_rank_cmp(x->pct100, x->reached_on, x->adults, y->pct100, y->reached_on, y->adults);
 }
 
 static int rank_cmp(const void *a, const void *b, void *ctx)

@@ -7,22 +7,10 @@
 #include <string.h>
 
 #include "hocvu/csv.h"
+#include "hocvu/event.h"
 #include "hocvu/util.h"
 
 #define PERCENT_DECIMALS 6 /* digits after the point a share may have */
-
-static bool cohort_code(const char *s, size_t n)
-{
-    if (n < 1 || n > 64)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-'))
-            return false;
-    }
-    return true;
-}
 
 /* A share: digits, optionally '.' and 1..PERCENT_DECIMALS digits, at most 100. */
 static bool percent_ok(const char *s, size_t n)
@@ -128,7 +116,7 @@ int hv_targets_parse(const char *path, const char *data, size_t len, hv_target_r
 
         f = field(&csv, c_scope, &fl);
         if ((fl == 4 && memcmp(f, "city", 4) == 0) || (fl == 5 && hv_all_digits(f, 5)) ||
-            (fl > 7 && memcmp(f, "cohort:", 7) == 0 && cohort_code(f + 7, fl - 7)))
+            (fl > 7 && memcmp(f, "cohort:", 7) == 0 && hv_cohort_code_valid(f + 7, fl - 7)))
             memcpy(row.scope, f, fl);
         else
             hv_errlist_add(errs, path, line,

@@ -25,6 +25,7 @@ static void item_from_event(hv_write_item_t *it, const char *id, const hv_event_
     it->adult = ev->adult;
     snprintf(it->course_id, sizeof(it->course_id), "%s", ev->course_id);
     it->score = ev->score;
+    snprintf(it->supporter, sizeof(it->supporter), "%s", ev->supporter);
     it->lookup_only = false;
     it->next = NULL;
 }

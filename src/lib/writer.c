@@ -28,13 +28,13 @@
 #define HV_WRITER_IDENTITY_EVERY_MS 1000 /* re-read the database identity this often */
 #define HV_WRITER_IDENTITY_FRESH_MS 2500 /* the fast path trusts an identity this old at most */
 #define HV_WRITER_MAX_RETRIES 5          /* deadlock / serialization retries of one batch */
-#define HV_WRITER_NPARAMS 11
+#define HV_WRITER_NPARAMS 12
 
 /* Both statements are prepared once per connection with one simple-protocol round trip. */
 static const char prepare_sql[] =
     "PREPARE hv_ingest(text[], smallint[], text[], text[], text[], smallint[], bigint[], int[], "
-    "boolean[], text[], real[], smallint) AS "
-    "SELECT n, outcome FROM hv_ingest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12); "
+    "boolean[], text[], real[], text[], smallint) AS "
+    "SELECT n, outcome FROM hv_ingest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13); "
     "PREPARE hv_lookup(text[]) AS SELECT id FROM event_ledger WHERE id = ANY ($1); "
     /* This session's own counter shard (held until it disconnects) and the database's
      * identity, which the Redis fast path is bound to. */
@@ -389,7 +389,7 @@ static void writer_connect(hv_writer_t *w)
 /* Element types of hv_ingest's array parameters, in order (see prepare_sql). */
 static const uint32_t param_oids[HV_WRITER_NPARAMS] = {
     HV_PG_TEXT, HV_PG_INT2, HV_PG_TEXT, HV_PG_TEXT, HV_PG_TEXT,   HV_PG_INT2,
-    HV_PG_INT8, HV_PG_INT4, HV_PG_BOOL, HV_PG_TEXT, HV_PG_FLOAT4,
+    HV_PG_INT8, HV_PG_INT4, HV_PG_BOOL, HV_PG_TEXT, HV_PG_FLOAT4, HV_PG_TEXT,
 };
 
 /* Builds the array parameters of the batch in flight (binary: nothing is quoted or escaped)
@@ -443,6 +443,10 @@ static void send_batch(hv_writer_t *w)
                 hv_pgarray_float4(&p[10], (float)(round(it->score * 1000.0) / 1000.0));
             else
                 hv_pgarray_null(&p[10]);
+            if (it->supporter[0])
+                hv_pgarray_text(&p[11], it->supporter, strlen(it->supporter));
+            else
+                hv_pgarray_null(&p[11]);
         }
     }
     for (int i = 0; i < nparams && i < HV_WRITER_NPARAMS; i++) {

@@ -373,6 +373,8 @@ describe('dashboard in a browser', () => {
             fs.writeFileSync(path.join(BIN_DIR, 'dashboard.png'), shot);
             const docsShot = path.join(SOURCE_DIR, 'docs/dashboard.png');
             if (process.env.HOCVU_UPDATE_SCREENSHOT === '1' || !fs.existsSync(docsShot)) fs.writeFileSync(docsShot, shot);
+            // The whole page (targets, ranking, reports panel), for reviews.
+            fs.writeFileSync(path.join(BIN_DIR, 'dashboard-full.png'), await page.screenshot({ fullPage: true }));
             await context.close();
             t.diagnostic(`page updated ${seconds.toFixed(1)} s after the events were accepted`);
         });
