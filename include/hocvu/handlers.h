@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "hocvu/http.h"
+#include "hocvu/query.h"
 
 struct hv_snapshot;
 struct hv_write_item;
@@ -60,6 +61,12 @@ void hv_handle_reports(hv_req_t *r);
 void hv_handle_frozen(hv_req_t *r, const char *rest);
 /* evidence.c: GET /v1/reports/{id}/evidence.csv, the admin check already passed. */
 void hv_handle_evidence(hv_req_t *r, const char *id);
+/* GET /v1/cohorts, /v1/cohorts/{code}[/pending] (cohortreads.c). rest is what follows
+ * "/v1/cohorts/". */
+void hv_handle_cohorts(hv_req_t *r);
+void hv_handle_cohort(hv_req_t *r, const char *rest);
+/* The query string of r into q; false after ending r with 400 invalid_parameter. */
+bool hv_read_query(hv_req_t *r, hv_query_t *q);
 void hv_handle_dashboard(hv_req_t *r);
 /* The checks every read shares: method, token, a snapshot. Returns a snapshot reference
  * (release it) or NULL after ending the request. */

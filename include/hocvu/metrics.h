@@ -22,12 +22,13 @@ typedef enum hv_route {
     HV_ROUTE_HEALTHZ,
     HV_ROUTE_READYZ,
     HV_ROUTE_METRICS,
+    HV_ROUTE_COHORTS,
     HV_ROUTE_OTHER,
     HV_ROUTE_COUNT
 } hv_route_t;
 
 #define HV_METRICS_NSTATUS 14
-#define HV_METRICS_NCODES 18
+#define HV_METRICS_NCODES 19
 #define HV_METRICS_NBUCKETS 14
 
 typedef struct hv_metrics {

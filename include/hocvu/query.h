@@ -28,5 +28,7 @@ HV_MUST_CHECK bool hv_query_parse(const char *qs, size_t n, hv_query_t *out, con
 
 /* Value of `key`, or NULL if absent. Borrowed from q. */
 const char *hv_query_get(const hv_query_t *q, const char *key);
+/* ?year=: dflt when absent, the year when it is 4 digits, else -1. */
+int hv_query_year(const hv_query_t *q, int dflt);
 
 #endif

@@ -21,4 +21,10 @@ int hv_readmodel_targets(struct pg_conn *conn, hv_target_t **out, size_t *n, cha
 int hv_readmodel_rows(struct pg_conn *conn, hv_count_row_t **out, size_t *n, char *err,
                       size_t errlen);
 
+/* Fetches the imported cohorts, their sizes, certified counts and this year's and earlier
+ * years' targets, and builds the cohort read model (cohorts.h) as of `now`. Returns the set
+ * (one reference) or NULL with err set. */
+struct hv_cohortset *hv_readmodel_cohorts(struct pg_conn *conn, int current_year, int64_t now,
+                                          char *err, size_t errlen);
+
 #endif

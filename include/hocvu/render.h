@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hocvu/cohorts.h"
 #include "hocvu/json.h"
 #include "hocvu/snapshot.h"
 #include "hocvu/util.h"
@@ -40,6 +41,14 @@ void hv_render_wards_csv(const hv_snapshot_t *s, const hv_view_t *v, int32_t as_
 /* GET /v1/reports/{id}.csv: the ward table of a frozen report, from its stored object, in
  * the columns of the wards CSV. False if body is not a report object. */
 bool hv_render_frozen_csv(const char *body, size_t len, hv_buf_t *out);
+
+/* GET /v1/cohorts?kind=&ward=&year=: the cohorts of the set's year index y in list order
+ * (kind, then rank within the kind), those of `kind` and of `ward` only when given (NULL =
+ * any), with year and as_of. */
+void hv_render_cohorts(const hv_cohortset_t *s, int y, const char *kind, const char *ward,
+                       hv_buf_t *out);
+/* GET /v1/cohorts/{code}?year=: one cohort with by_group, year and as_of. */
+void hv_render_cohort(const hv_cohortset_t *s, const hv_cohort_t *c, int y, hv_buf_t *out);
 
 /* Pieces of the documents above, for the frozen report object (report.c), which carries the
  * same members: a percent in hundredths (null below 0), a day (null for HV_NO_DAY), adults by

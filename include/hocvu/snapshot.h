@@ -139,8 +139,8 @@ int32_t hv_year_end(int year);
 
 /* The rank order of §9 between two entries given as (published percent in hundredths or -1,
  * reached_on or HV_NO_DAY, count): negative when a ranks first, 0 when they share a rank. */
-int hv_rank_cmp(int64_t pct_a, int32_t reached_a, int64_t count_a, int64_t pct_b,
-                int32_t reached_b, int64_t count_b);
+int hv_rank_cmp(int64_t pct_a, int32_t reached_a, int64_t count_a, int64_t pct_b, int32_t reached_b,
+                int64_t count_b);
 
 /* Percent in hundredths of count / target, rounded half up; -1 when target <= 0. */
 int64_t hv_pct100(int64_t count, int64_t target);

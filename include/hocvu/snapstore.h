@@ -26,6 +26,9 @@ hv_snapshot_t *hv_snapshot_acquire(hv_snapstore_t *st);
 /* The frozen reports loaded so far, with a reference (release with hv_frozenset_release), or
  * NULL before the first load. A new report is loaded within one refresh. */
 struct hv_frozenset *hv_frozen_acquire(hv_snapstore_t *st);
+/* The cohort read model (cohorts.h) with a reference (release with hv_cohortset_release), or
+ * NULL before the first load. */
+struct hv_cohortset *hv_cohorts_acquire(hv_snapstore_t *st);
 
 /* True when the last refresh reached PostgreSQL. */
 bool hv_snapstore_db_ok(hv_snapstore_t *st);

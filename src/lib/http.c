@@ -327,8 +327,9 @@ bool hv_http_admin(hv_req_t *r)
     const char *token;
 
     if (w->n_admin_tokens == 0) {
-        hv_http_problem(r, 403, "admin_disabled", NULL,
-                        "this endpoint names certificates and is off: set HOCVU_ADMIN_TOKENS");
+        hv_http_problem(
+            r, 403, "admin_disabled", NULL,
+            "this endpoint names people or certificates and is off: set HOCVU_ADMIN_TOKENS");
         return false;
     }
     token = bearer(r);

@@ -9,19 +9,32 @@
 
 static const char *const route_names[HV_ROUTE_COUNT] = {
     "events", "events_batch", "progress", "wards",  "ward",    "timeseries", "report",
-    "stream", "dashboard",    "healthz",  "readyz", "metrics", "other",
+    "stream", "dashboard",    "healthz",  "readyz", "metrics", "cohorts",    "other",
 };
 
 static const int statuses[HV_METRICS_NSTATUS] = {200, 304, 400, 401, 404, 405, 409,
                                                  413, 415, 422, 429, 500, 503, 0};
 
 static const char *const codes[HV_METRICS_NCODES] = {
-    "invalid_json",           "invalid_event",      "invalid_signature",
-    "stale_timestamp",        "payload_too_large",  "certificate_conflict",
-    "unsupported_media_type", "invalid_citizen_id", "unknown_ward",
-    "ambiguous_ward",         "invalid_group",      "invalid_timestamp",
-    "invalid_birth_date",     "unavailable",        "overloaded",
-    "rate_limited",           "method_not_allowed", "other",
+    "invalid_json",
+    "invalid_event",
+    "invalid_signature",
+    "stale_timestamp",
+    "payload_too_large",
+    "certificate_conflict",
+    "unsupported_media_type",
+    "invalid_citizen_id",
+    "unknown_ward",
+    "ambiguous_ward",
+    "invalid_group",
+    "invalid_timestamp",
+    "invalid_birth_date",
+    "unavailable",
+    "overloaded",
+    "rate_limited",
+    "method_not_allowed",
+    "invalid_supporter",
+    "other",
 };
 
 /* Upper bounds of the histogram buckets (the last is +Inf). */

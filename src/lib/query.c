@@ -4,6 +4,7 @@
  */
 #include "hocvu/query.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "hocvu/util.h"
@@ -91,4 +92,18 @@ const char *hv_query_get(const hv_query_t *q, const char *key)
         if (strcmp(q->key[i], key) == 0)
             return q->value[i];
     return NULL;
+}
+
+int hv_query_year(const hv_query_t *q, int dflt)
+{
+    const char *v = hv_query_get(q, "year");
+
+    if (!v)
+        return dflt;
+    if (strlen(v) != 4)
+        return -1;
+    for (int i = 0; i < 4; i++)
+        if (v[i] < '0' || v[i] > '9')
+            return -1;
+    return atoi(v);
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hocvu/cohorts.h"
 #include "hocvu/event.h"
 
 static PGresult *fetch(PGconn *conn, const char *sql, char *err, size_t errlen)
@@ -74,4 +75,69 @@ int hv_readmodel_rows(PGconn *conn, hv_count_row_t **out, size_t *n, char *err, 
     *out = c;
     *n = (size_t)rows;
     return 0;
+}
+
+struct hv_cohortset *hv_readmodel_cohorts(PGconn *conn, int current_year, int64_t now, char *err,
+                                          size_t errlen)
+{
+    static const char cohorts_sql[] =
+        "SELECT c.code, c.name, c.kind, coalesce(c.ward, ''), coalesce(z.members, 0) "
+        "FROM cohorts c LEFT JOIN (SELECT cohort, sum(members)::bigint AS members "
+        "  FROM cohort_sizes GROUP BY 1) z ON z.cohort = c.code";
+    static const char counts_sql[] =
+        "SELECT k.cohort, k.grp, k.day - date '1970-01-01', sum(k.certified)::bigint "
+        "FROM cohort_counts k WHERE k.cohort IN (SELECT code FROM cohorts) "
+        "GROUP BY 1, 2, 3 HAVING sum(k.certified) <> 0";
+    /* A share of the members (no base) is computed here, in exact decimal, like hv_targets. */
+    static const char targets_sql[] =
+        "SELECT t.year, substr(t.scope, 8), coalesce(t.target, "
+        "  ceil(t.percent * coalesce(t.base, z.members, 0) / 100)::bigint) "
+        "FROM targets t LEFT JOIN (SELECT cohort, sum(members) AS members FROM cohort_sizes "
+        "  GROUP BY 1) z ON z.cohort = substr(t.scope, 8) "
+        "WHERE t.scope LIKE 'cohort:%' AND t.grp = 'all' AND t.measure = 'all'";
+    PGresult *cr = NULL, *kr = NULL, *tr = NULL;
+    hv_cohort_row_t *rows = NULL;
+    hv_cohort_count_t *counts = NULL;
+    hv_cohort_target_t *targets = NULL;
+    hv_cohortset_t *set = NULL;
+    int nc = 0, nk = 0, nt = 0;
+
+    if (!(cr = fetch(conn, cohorts_sql, err, errlen)) ||
+        !(kr = fetch(conn, counts_sql, err, errlen)) ||
+        !(tr = fetch(conn, targets_sql, err, errlen)))
+        goto done;
+    nc = PQntuples(cr);
+    nk = PQntuples(kr);
+    nt = PQntuples(tr);
+    rows = hv_xcalloc(nc ? (size_t)nc : 1, sizeof(*rows));
+    counts = hv_xcalloc(nk ? (size_t)nk : 1, sizeof(*counts));
+    targets = hv_xcalloc(nt ? (size_t)nt : 1, sizeof(*targets));
+    for (int r = 0; r < nc; r++) {
+        snprintf(rows[r].code, sizeof(rows[r].code), "%s", PQgetvalue(cr, r, 0));
+        rows[r].name = hv_xstrdup(PQgetvalue(cr, r, 1));
+        snprintf(rows[r].kind, sizeof(rows[r].kind), "%s", PQgetvalue(cr, r, 2));
+        snprintf(rows[r].ward, sizeof(rows[r].ward), "%s", PQgetvalue(cr, r, 3));
+        rows[r].members = int_or(cr, r, 4, 0);
+    }
+    for (int r = 0; r < nk; r++) {
+        snprintf(counts[r].code, sizeof(counts[r].code), "%s", PQgetvalue(kr, r, 0));
+        counts[r].grp = atoi(PQgetvalue(kr, r, 1));
+        counts[r].day = (int32_t)atol(PQgetvalue(kr, r, 2));
+        counts[r].certified = int_or(kr, r, 3, 0);
+    }
+    for (int r = 0; r < nt; r++) {
+        targets[r].year = atoi(PQgetvalue(tr, r, 0));
+        snprintf(targets[r].code, sizeof(targets[r].code), "%s", PQgetvalue(tr, r, 1));
+        targets[r].value = int_or(tr, r, 2, -1);
+    }
+    set = hv_cohortset_build(rows, (size_t)nc, counts, (size_t)nk, targets, (size_t)nt,
+                             current_year, now);
+done:
+    PQclear(cr);
+    PQclear(kr);
+    PQclear(tr);
+    free(rows); /* the names went to the set */
+    free(counts);
+    free(targets);
+    return set;
 }

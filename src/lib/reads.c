@@ -51,8 +51,7 @@ static void reply_rendered(hv_req_t *r, const char *content_type, const hv_buf_t
     hv_http_cached(r, content_type, b->data, b->len, etag);
 }
 
-/* Parses the request's query string into q; false after ending the request with 400. */
-static bool read_query(hv_req_t *r, hv_query_t *q)
+bool hv_read_query(hv_req_t *r, hv_query_t *q)
 {
     const char *uri = evhttp_request_get_uri(r->evreq), *qs = strchr(uri, '?'), *why = NULL;
 
@@ -69,18 +68,10 @@ static bool read_query(hv_req_t *r, hv_query_t *q)
  * the request. */
 static int year_param(hv_req_t *r, const hv_query_t *q, const hv_snapshot_t *snap, int *year)
 {
-    const char *v = hv_query_get(q, "year");
     char why[96];
     int idx;
 
-    *year = snap->current_year;
-    if (v) {
-        size_t n = strlen(v);
-        bool digits = n == 4;
-        for (size_t i = 0; digits && i < n; i++)
-            digits = v[i] >= '0' && v[i] <= '9';
-        *year = digits ? atoi(v) : -1;
-    }
+    *year = hv_query_year(q, snap->current_year);
     idx = hv_snapshot_year_index(snap, *year);
     if (idx < 0 || *year < HV_FIRST_YEAR) {
         snprintf(why, sizeof(why), "year must be a year from %d to %d", HV_FIRST_YEAR,
@@ -101,7 +92,7 @@ static void serve_doc(hv_req_t *r, doc_kind_t kind)
     const hv_doc_t *d;
     int year, idx;
 
-    if (!hv_http_is_get(r) || !read_query(r, &q))
+    if (!hv_http_is_get(r) || !hv_read_query(r, &q))
         return;
     snap = hv_read_gate(r);
     if (!snap)
@@ -134,7 +125,7 @@ void hv_handle_ward(hv_req_t *r, const char *code)
     hv_buf_t b;
     int year, idx;
 
-    if (!hv_http_is_get(r) || !read_query(r, &q))
+    if (!hv_http_is_get(r) || !hv_read_query(r, &q))
         return;
     snap = hv_read_gate(r);
     if (!snap)
@@ -176,7 +167,7 @@ void hv_handle_timeseries(hv_req_t *r)
     int32_t from, to;
     hv_buf_t b;
 
-    if (!hv_http_is_get(r) || !read_query(r, &q))
+    if (!hv_http_is_get(r) || !hv_read_query(r, &q))
         return;
     snap = hv_read_gate(r);
     if (!snap)
@@ -228,7 +219,7 @@ static void serve_report(hv_req_t *r, report_format_t format)
     hv_buf_t b;
     char disp[96], date[16], err[160];
 
-    if (!hv_http_is_get(r) || !read_query(r, &q))
+    if (!hv_http_is_get(r) || !hv_read_query(r, &q))
         return;
     snap = hv_read_gate(r);
     if (!snap)

@@ -322,3 +322,57 @@ bool hv_render_frozen_csv(const char *body, size_t len, hv_buf_t *out)
     json_decref(o);
     return true;
 }
+
+/* One cohort's members of §11 (the object stays open). */
+static void cohort_fields(hv_json_t *j, const hv_cohort_t *c, const hv_cohort_stat_t *st)
+{
+    hv_json_obj(j);
+    hv_json_kstr(j, "code", c->code);
+    hv_json_kstr(j, "name", c->name);
+    hv_json_kstr(j, "kind", c->kind);
+    hv_json_kstr(j, "ward", c->ward[0] ? c->ward : NULL);
+    hv_json_kint(j, "members", c->members);
+    hv_json_kint(j, "certified", st->certified);
+    hv_render_pct(j, "percent", st->pct100);
+    hv_json_key(j, "target");
+    if (st->target >= 0)
+        hv_json_int(j, st->target);
+    else
+        hv_json_null(j);
+    hv_render_day(j, "reached_on", st->reached_on);
+    hv_json_kint(j, "rank", st->rank);
+}
+
+void hv_render_cohorts(const hv_cohortset_t *s, int y, const char *kind, const char *ward,
+                       hv_buf_t *out)
+{
+    hv_json_t j;
+
+    hv_json_init(&j, out);
+    hv_json_obj(&j);
+    hv_json_key(&j, "cohorts");
+    hv_json_arr(&j);
+    for (size_t i = 0; i < s->n; i++) {
+        const hv_cohort_t *c = &s->items[s->order[y][i]];
+        if ((kind && strcmp(c->kind, kind) != 0) || (ward && strcmp(c->ward, ward) != 0))
+            continue;
+        cohort_fields(&j, c, &c->years[y]);
+        hv_json_end(&j);
+    }
+    hv_json_end(&j);
+    hv_json_kint(&j, "year", s->first_year + y);
+    put_as_of(&j, s->as_of);
+    hv_json_end(&j);
+}
+
+void hv_render_cohort(const hv_cohortset_t *s, const hv_cohort_t *c, int y, hv_buf_t *out)
+{
+    hv_json_t j;
+
+    hv_json_init(&j, out);
+    cohort_fields(&j, c, &c->years[y]);
+    hv_render_by_group(&j, c->years[y].by_group);
+    hv_json_kint(&j, "year", s->first_year + y);
+    put_as_of(&j, s->as_of);
+    hv_json_end(&j);
+}

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "hocvu/cohorts.h"
 #include "hocvu/event.h"
 #include "hocvu/frozen.h"
 #include "hocvu/janitor.h"
@@ -37,9 +38,12 @@ struct hv_snapstore {
     int64_t built_version;
     uint64_t built_wards_hash;
     int64_t built_at_ms;
-    hv_janitor_t janitor;   /* refresher thread only */
-    hv_frozenset_t *frozen; /* one reference held by the store; under lock */
-    char frozen_mark[64];   /* refresher only: what the loaded set was loaded at */
+    hv_janitor_t janitor;    /* refresher thread only */
+    hv_frozenset_t *frozen;  /* one reference held by the store; under lock */
+    char frozen_mark[64];    /* refresher only: what the loaded set was loaded at */
+    hv_cohortset_t *cohorts; /* one reference held by the store; under lock */
+    uint64_t cohort_mark;    /* refresher only: what the loaded set was built from */
+    int64_t cohorts_at_ms;   /* refresher only: when it was built */
 };
 
 static int64_t now_ms(void)
@@ -186,6 +190,50 @@ static void refresh_frozen(hv_snapstore_t *st)
     hv_frozenset_release(old);
 }
 
+hv_cohortset_t *hv_cohorts_acquire(hv_snapstore_t *st)
+{
+    hv_cohortset_t *c;
+
+    pthread_mutex_lock(&st->lock);
+    c = st->cohorts;
+    if (c)
+        hv_cohortset_retain(c);
+    pthread_mutex_unlock(&st->lock);
+    return c;
+}
+
+/* Rebuilds the cohort set when what it is built from moved: the cohort versions (imports,
+ * member lists, writers' cohort figures), the targets (thash) or the year. Like the counters, a
+ * full rebuild at least every HV_SNAPSHOT_FULL_EVERY_MS. */
+static void refresh_cohorts(hv_snapstore_t *st, uint64_t thash, int year, int64_t now)
+{
+    char err[256];
+    PGresult *res = query(st, "SELECT coalesce(sum(version), 0)::bigint FROM cohort_versions");
+
+    if (!res)
+        return;
+    uint64_t mark = (uint64_t)int_or(res, 0, 0, 0) * 0x9E3779B97F4A7C15ull + thash + (uint64_t)year;
+    PQclear(res);
+    if (st->cohorts && mark == st->cohort_mark &&
+        now_ms() - st->cohorts_at_ms < HV_SNAPSHOT_FULL_EVERY_MS)
+        return;
+    hv_cohortset_t *next = hv_readmodel_cohorts(st->conn, year, now, err, sizeof(err));
+    if (!next) {
+        log_down(st, "cohorts query failed", err);
+        return;
+    }
+    pthread_mutex_lock(&st->lock);
+    hv_cohortset_t *old = st->cohorts;
+    /* Unchanged figures keep their as_of. */
+    if (old && mark == st->cohort_mark)
+        next->as_of = old->as_of;
+    st->cohorts = next;
+    pthread_mutex_unlock(&st->lock);
+    hv_cohortset_release(old);
+    st->cohort_mark = mark;
+    st->cohorts_at_ms = now_ms();
+}
+
 /* One refresh: returns 0 when PostgreSQL answered (whether or not anything changed). One scan of
  * the counters, per (ward, group, day), yields every year's view and the daily series. */
 static int refresh(hv_snapstore_t *st)
@@ -224,6 +272,7 @@ static int refresh(hv_snapstore_t *st)
     for (size_t i = 0; i < n_targets; i++)
         thash += hv_mix64(
             hv_fnv1a(HV_FNV_OFFSET ^ 0x7461726765747321ull, &targets[i], sizeof(targets[i])));
+    refresh_cohorts(st, thash, hv_time_vn_date((int64_t)time(NULL)).year, (int64_t)time(NULL));
     whash += thash;
     if (version == st->built_version && whash == st->built_wards_hash &&
         now_ms() - st->built_at_ms < HV_SNAPSHOT_FULL_EVERY_MS) {
@@ -331,6 +380,7 @@ void hv_snapstore_free(hv_snapstore_t *st)
     }
     hv_snapshot_release(st->current);
     hv_frozenset_release(st->frozen);
+    hv_cohortset_release(st->cohorts);
     pthread_mutex_destroy(&st->lock);
     pthread_cond_destroy(&st->cond);
     free(st);

@@ -206,6 +206,12 @@ static void route(struct evhttp_request *evreq, void *arg)
     } else if (strncmp(path, "/v1/reports/", 12) == 0 && path[12]) {
         r.route = HV_ROUTE_REPORT;
         hv_handle_frozen(&r, path + 12);
+    } else if (strcmp(path, "/v1/cohorts") == 0) {
+        r.route = HV_ROUTE_COHORTS;
+        hv_handle_cohorts(&r);
+    } else if (strncmp(path, "/v1/cohorts/", 12) == 0 && path[12]) {
+        r.route = HV_ROUTE_COHORTS;
+        hv_handle_cohort(&r, path + 12);
     } else if (strcmp(path, "/v1/stream") == 0) {
         r.route = HV_ROUTE_STREAM;
         hv_handle_stream(&r);

@@ -387,6 +387,12 @@ export function hocvuctl(dbUrl, ...args) {
     return run(HOCVUCTL, [...pre, ...args], { cwd: SOURCE_DIR, env: cleanEnv() });
 }
 
+// As hocvuctl, with these HOCVU_* settings in its environment (e.g. HOCVU_ID_PEPPER).
+export function hocvuctlEnv(env, dbUrl, ...args) {
+    const pre = dbUrl ? ['--database-url', dbUrl] : [];
+    return run(HOCVUCTL, [...pre, ...args], { cwd: SOURCE_DIR, env: cleanEnv(env) });
+}
+
 // A fresh database on pg, migrated, with the Cần Thơ wards and legacy mapping imported.
 // Returns its URL.
 export async function newDatabase(pg, name) {
