@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
@@ -21,6 +22,7 @@ import {
     genCitizenId,
     getJson,
     hocvuctl,
+    hocvuctlEnv,
     legacyWards,
     newDatabase,
     newMessageId,
@@ -302,6 +304,26 @@ describe('real responses match docs/openapi.yaml', () => {
             const xlsx = conforms('get', '/v1/reports/wards.xlsx', await get('/v1/reports/wards.xlsx'));
             assert.ok(xlsx.text.startsWith('PK'), 'the workbook is a zip file');
             assert.equal(conforms('get', '/v1/reports/wards.xlsx', await get('/v1/reports/wards.xlsx?year=2024'), 'bad year').status, 400);
+
+            // Cohorts: a list, one, the filters, the pending list without admin tokens.
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hocvu-openapi-'));
+            fs.writeFileSync(path.join(dir, 'c.csv'), 'code,name,kind,ward\nSO-GD,Sở Giáo dục,agency,31135\nMENTOR-1,Đại sứ số,mentor,\n');
+            fs.writeFileSync(path.join(dir, 'm.csv'), `member_ref,citizen_id\nNV-1,${genCitizenId({ year: 1980 })}\n`);
+            assert.equal(hocvuctl(srv.dbUrl, 'cohorts', 'import', path.join(dir, 'c.csv')).status, 0);
+            const members = hocvuctlEnv({ HOCVU_ID_PEPPER: srv.pepper }, srv.dbUrl, 'cohorts', 'members', 'SO-GD', path.join(dir, 'm.csv'));
+            assert.equal(members.status, 0, members.stderr);
+            fs.rmSync(dir, { recursive: true, force: true });
+            await waitFor(async () => (await get('/v1/cohorts')).json?.cohorts?.length === 2, { timeout: 3000, what: 'the cohorts' });
+            conforms('get', '/v1/cohorts', await get('/v1/cohorts'));
+            conforms('get', '/v1/cohorts', await get('/v1/cohorts?kind=agency&ward=31135&year=2025'), 'filters');
+            assert.equal(conforms('get', '/v1/cohorts', await get('/v1/cohorts?kind=nope'), 'bad kind').status, 400);
+            const one = conforms('get', '/v1/cohorts/{code}', await get('/v1/cohorts/SO-GD'));
+            assert.equal(one.json.members, 1);
+            assert.equal(conforms('get', '/v1/cohorts/{code}', await get('/v1/cohorts/NOPE'), 'unknown').status, 404);
+            const pend = conforms('get', '/v1/cohorts/{code}/pending', await get('/v1/cohorts/SO-GD/pending'), 'no admin tokens');
+            assert.equal(pend.json.code, 'admin_disabled');
+            const sup = conforms('post', '/v1/events', await postEvent(srv.url, { body: event({ dataExtra: { supporter: 'not a code' } }), secret: srv.secret }), 'bad supporter');
+            assert.equal(sup.json.code, 'invalid_supporter');
 
             const stream = await firstStreamEvent(`${srv.url}/v1/stream`);
             conforms('get', '/v1/stream', stream.res);
