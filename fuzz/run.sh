@@ -13,7 +13,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 seconds=${1:-20}
 build=${HOCVU_FUZZ_BUILD:-$root/build-fuzz}
-targets=${HOCVU_FUZZ_TARGETS:-"signature event citizen ward query ndjson csv time validate frame targets jcs"}
+targets=${HOCVU_FUZZ_TARGETS:-"signature event citizen ward query ndjson csv time validate frame targets jcs cohorts"}
 cc=${HOCVU_FUZZ_CC:-clang}
 
 if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [[ "$seconds" -lt 1 ]]; then

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hocvu/cohortfile.h"
 #include "hocvu/event.h"
 
 /* One imported cohort as read (cohorts and cohort_sizes). */
@@ -87,7 +88,5 @@ void hv_cohortset_release(hv_cohortset_t *s);
 const hv_cohort_t *hv_cohortset_find(const hv_cohortset_t *s, const char *code);
 /* Index of a year's stats; -1 when out of range. */
 int hv_cohortset_year_index(const hv_cohortset_t *s, int year);
-/* True if s[0..n) is one of §11's cohort kinds. */
-bool hv_cohort_kind_valid(const char *s, size_t n);
 
 #endif

@@ -10,16 +10,6 @@
 #include "hocvu/snapshot.h"
 #include "hocvu/util.h"
 
-static const char *const KINDS[] = {"agency", "enterprise", "school", "village", "team", "mentor"};
-
-bool hv_cohort_kind_valid(const char *s, size_t n)
-{
-    for (size_t i = 0; i < HV_ARRAY_LEN(KINDS); i++)
-        if (strlen(KINDS[i]) == n && memcmp(KINDS[i], s, n) == 0)
-            return true;
-    return false;
-}
-
 static int by_code(const void *a, const void *b)
 {
     return strcmp(((const hv_cohort_t *)a)->code, ((const hv_cohort_t *)b)->code);

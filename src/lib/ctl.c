@@ -32,12 +32,6 @@
 #define HV_WARD_CODES 100000 /* 5-digit codes: 00000..99999 */
 #define HV_MAX_INT_DIGITS 18 /* fits int64 */
 
-void hv_ctl_import_free(hv_ctl_import_t *imp)
-{
-    hv_buf_free(&imp->json);
-    memset(imp, 0, sizeof(*imp));
-}
-
 static bool is_code(const char *s, size_t n)
 {
     return n == 5 && hv_all_digits(s, n);

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hocvu/ctl.h"
+
 int hv_ctl_row_fail(hv_errlist_t *errs, const char *path, long line, const char *column,
                     const char *fmt, ...)
 {
@@ -101,4 +103,10 @@ failed:
     if (f)
         fclose(f);
     return rc;
+}
+
+void hv_ctl_import_free(hv_ctl_import_t *imp)
+{
+    hv_buf_free(&imp->json);
+    memset(imp, 0, sizeof(*imp));
 }

@@ -17,7 +17,9 @@ import {
     event,
     genCitizenId,
     getJson,
+    genPepper,
     hocvuctl,
+    hocvuctlEnv,
     newDatabase,
     newMessageId,
     nowSeconds,
@@ -138,13 +140,43 @@ describe('dashboard in a browser', () => {
         assert.equal(frozen.status, 0, frozen.stderr);
         reportId = /^frozen report (\S+)$/m.exec(frozen.stdout)[1];
         reportDigest = /^digest (\S+)$/m.exec(frozen.stdout)[1];
-        srv = await startHocvud({ dbUrl: db, redisUrl: redis.url });
-        locked = await startHocvud({ dbUrl: db, redisUrl: redis.url, env: { HOCVU_READ_TOKENS: token } });
+        const pepper = genPepper();
+        srv = await startHocvud({ dbUrl: db, redisUrl: redis.url, pepper });
+        locked = await startHocvud({ dbUrl: db, redisUrl: redis.url, pepper, env: { HOCVU_READ_TOKENS: token } });
         const res = await postBatch(srv, seedEvents(400, 20261010));
         assert.equal(res.status, 200, res.text);
         assert.equal(res.json.rejected, 0, res.text);
         await waitFor(async () => (await getJson(`${srv.url}/v1/progress`)).certified_total === 400, {
             what: 'seeded events visible',
+        });
+        // Units for the units view: two agencies with staff lists, two mentors and a team
+        // credited through data.supporter.
+        const cohortsCsv = path.join(BIN_DIR, 'dashboard-cohorts.csv');
+        fs.writeFileSync(cohortsCsv, 'code,name,kind,ward\nSO-GD,Sở Giáo dục và Đào tạo,agency,31135\nUBND-CK,UBND phường Cái Khế,agency,31120\n' +
+            'MENTOR-A,Trần Thị Đại Sứ,mentor,31135\nMENTOR-B,Lê Văn Hướng Dẫn,mentor,31120\nTEAM-1,Tổ công nghệ số khu vực 1,team,31135\n');
+        assert.equal(hocvuctl(db, 'cohorts', 'import', cohortsCsv).status, 0);
+        const staff = { 'SO-GD': 6, 'UBND-CK': 3 };
+        const unitEvents = [];
+        const rnd = seededRandom(7);
+        for (const [code, n] of Object.entries(staff)) {
+            const ids = Array.from({ length: n }, (_, i) => genCitizenId({ year: 1970 + i }));
+            const file = path.join(BIN_DIR, `dashboard-${code}.csv`);
+            fs.writeFileSync(file, `member_ref,citizen_id\n${ids.map((id, i) => `NV-${i + 1},${id}`).join('\n')}\n`);
+            const m = hocvuctlEnv({ HOCVU_ID_PEPPER: pepper }, db, 'cohorts', 'members', code, file);
+            assert.equal(m.status, 0, m.stderr);
+            fs.rmSync(file);
+            // SO-GD: 4 of 6 certified; UBND-CK: all 3.
+            for (const id of ids.slice(0, code === 'SO-GD' ? 4 : 3)) {
+                unitEvents.push(event({ citizen_id: id, group: 'official', ward_code: code === 'SO-GD' ? '31135' : '31120', timestamp: timestampDaysAgo(3, rnd) }));
+            }
+        }
+        for (const [code, n] of [['MENTOR-A', 6], ['MENTOR-B', 2], ['TEAM-1', 3]]) {
+            for (let i = 0; i < n; i++) unitEvents.push(event({ citizen_id: genCitizenId({ year: 1950 + i }), timestamp: timestampDaysAgo(2, rnd), dataExtra: { supporter: code } }));
+        }
+        const units = await postBatch(srv, unitEvents);
+        assert.equal(units.json?.accepted, unitEvents.length, units.text);
+        await waitFor(async () => (await getJson(`${srv.url}/v1/progress`)).certified_total === 400 + unitEvents.length, {
+            what: 'unit events visible',
         });
         browser = await chromium.launch(LAUNCH);
     });
@@ -377,6 +409,52 @@ describe('dashboard in a browser', () => {
             fs.writeFileSync(path.join(BIN_DIR, 'dashboard-full.png'), await page.screenshot({ fullPage: true }));
             await context.close();
             t.diagnostic(`page updated ${seconds.toFixed(1)} s after the events were accepted`);
+        });
+    });
+
+    test('units view: by kind, ranked within the kind, searchable, by ward; supporters with the 5-mentee mark', async () => {
+        await withLogs(srv, async () => {
+            const { page, context } = await openPage(`${srv.url}/`);
+            const api = await getJson(`${srv.url}/v1/cohorts`);
+            await page.waitForFunction((n) => document.querySelectorAll('#unit-table tbody tr[data-code]').length === n, api.cohorts.length);
+            // [code, rank, name and code, kind, ward, members, certified, target, %, reached_on]
+            const rows = await page.$$eval('#unit-table tbody tr[data-code]', (trs) => trs.map((tr) => [tr.dataset.code, ...[...tr.children].map((td) => td.textContent.trim())]));
+            // In the API's order, with its figures, in Vietnamese format.
+            assert.deepEqual(rows.map((r) => r[0]), api.cohorts.map((c) => c.code));
+            for (const [i, c] of api.cohorts.entries()) {
+                assert.equal(rows[i][1], String(c.rank), c.code);
+                assert.ok(rows[i][2].startsWith(c.name) && rows[i][2].endsWith(c.code), rows[i][2]);
+                assert.equal(rows[i][5], viInt(c.members), c.code);
+                assert.equal(rows[i][6], viInt(c.certified), c.code);
+                assert.equal(rows[i][8].replace(/\s+/g, ''), c.percent === null ? '—' : viPct(c.percent), c.code);
+            }
+            const so = rows.find((r) => r[0] === 'SO-GD');
+            assert.deepEqual([so[3], so[4], so[5], so[6]], ['Cơ quan', 'Phường Ninh Kiều', '6', '4']);
+            // Agencies: UBND-CK (3 of 3) ranks above SO-GD (4 of 6) within its kind.
+            assert.equal(rows.find((r) => r[0] === 'UBND-CK')[1], '1');
+            assert.equal(so[1], '2');
+            // The whole row fits a desktop screen: nothing to scroll sideways.
+            assert.ok(await page.$eval('#units-section .table-scroll', (el) => el.scrollWidth <= el.clientWidth), 'the units table fits');
+            await page.selectOption('#unit-kind', 'mentor');
+            assert.deepEqual(await page.$$eval('#unit-table tbody tr[data-code]', (trs) => trs.map((tr) => tr.dataset.code)), ['MENTOR-A', 'MENTOR-B']);
+            await page.selectOption('#unit-kind', '');
+            await page.selectOption('#unit-ward', '31120');
+            assert.deepEqual((await page.$$eval('#unit-table tbody tr[data-code]', (trs) => trs.map((tr) => tr.dataset.code))).sort(), ['MENTOR-B', 'UBND-CK']);
+            await page.selectOption('#unit-ward', '');
+            await page.fill('#unit-search', 'so giao duc');
+            assert.deepEqual(await page.$$eval('#unit-table tbody tr[data-code]', (trs) => trs.map((tr) => tr.dataset.code)), ['SO-GD']);
+            await page.fill('#unit-search', 'không có đơn vị này');
+            await expectText(page, '#unit-table tbody td', 'Không tìm thấy đơn vị nào.');
+            await page.fill('#unit-search', '');
+            // Supporters: by certified people supported; a mentor's mark at 5.
+            const sup = await page.$$eval('#supporter-table tbody tr[data-code]', (trs) => trs.map((tr) => [tr.dataset.code, ...[...tr.children].map((td) => td.textContent.trim())]));
+            assert.deepEqual(sup.map((r) => r[0]), ['MENTOR-A', 'TEAM-1', 'MENTOR-B']);
+            assert.deepEqual(sup.map((r) => r[6]), ['Đạt 5', '—', '2/5']);
+            assert.deepEqual(sup.map((r) => r[5]), ['6', '3', '2']);
+            await page.locator('#units-section').scrollIntoViewIfNeeded();
+            fs.writeFileSync(path.join(BIN_DIR, 'dashboard-units.png'), await page.locator('#units-section').screenshot());
+            fs.writeFileSync(path.join(BIN_DIR, 'dashboard-supporters.png'), await page.locator('#supporters-section').screenshot());
+            await context.close();
         });
     });
 
