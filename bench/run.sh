@@ -30,6 +30,8 @@
 #      and `hocvuctl report freeze` as of today
 #   i. single-event max throughput [10 s] of this build and of HOCVU_BENCH_BASELINE's hocvud
 #      (a git revision, default 60740f5, the last before issue 12), alternating, 2 rounds each
+#   j. 5,000 cohorts with 500,000 members: single-event max [10 s] twice without and twice with
+#      them, the cohort read model's rebuild time, the pending list of a 10,000-member cohort
 #
 # Database settings: PostgreSQL 15 defaults for durability (fsync=on, synchronous_commit=on,
 # full_page_writes=on, wal_level=replica): every acknowledged event is flushed to the WAL on
@@ -216,6 +218,7 @@ REDISURL="redis://127.0.0.1:$REDISPORT/0"
     >/dev/null
 SECRET=$("$BUILD/hocvuctl" gen-secret | tr -d '[:space:]')
 PEPPER=$(head -c 48 /dev/urandom | base64 | tr -d '\n')
+ADMIN_TOKEN=$(head -c 24 /dev/urandom | base64 | tr -d '/+=\n')
 log "PostgreSQL on 127.0.0.1:$PGPORT, Redis on 127.0.0.1:$REDISPORT, work dir $WORK"
 
 # Empties the event tables (wards stay) and Redis, and checkpoints, so a step starts clean.
@@ -243,7 +246,8 @@ try_start_hocvud() {
     free_port
     port=$FREE_PORT
     local envs=(PATH="$PATH" HOCVU_LISTEN="127.0.0.1:$port" HOCVU_DATABASE_URL="$DBURL"
-        HOCVU_REDIS_URL="$REDISURL" HOCVU_WEBHOOK_SECRETS="$SECRET" HOCVU_ID_PEPPER="$PEPPER")
+        HOCVU_REDIS_URL="$REDISURL" HOCVU_WEBHOOK_SECRETS="$SECRET" HOCVU_ID_PEPPER="$PEPPER"
+        HOCVU_ADMIN_TOKENS="$ADMIN_TOKEN")
     [[ -n "${HOCVU_THREADS:-}" ]] && envs+=(HOCVU_THREADS="$HOCVU_THREADS")
     [[ -n "${HOCVU_BATCH_MAX:-}" ]] && envs+=(HOCVU_BATCH_MAX="$HOCVU_BATCH_MAX")
     env -i "${envs[@]}" "${HOCVUD_BIN:-$BUILD/hocvud}" >"$L/hocvud-$name.log" 2>&1 &
@@ -461,39 +465,7 @@ measure e_ceiling $((D_GET + 60)) "${BENCH[@]}" --url "$SVC_URL" --get /v1/progr
     --connections $CONNS --duration "$D_GET"
 stop_service
 
-# i. single-event ingest beside the build before issue 12 ---------------------------------------
-# The same measurement as a, on empty tables, alternating this build and BASE_REV's hocvud
-# (built here from git; the schema it finds is a superset of its own), so the cost of targets,
-# per-year views and frozen reports on the write path is a same-run ratio.
-BASE_REV=${HOCVU_BENCH_BASELINE:-60740f5}
-I_ROUNDS=$([[ $QUICK -eq 1 ]] && echo 1 || echo 2)
-I_NOTE=
-log "== i. single-event ingest: this build beside $BASE_REV"
-mkdir -p "$WORK/base-src"
-if git -C "$ROOT" archive "$BASE_REV" 2>"$L/i_base_build.log" | tar -x -C "$WORK/base-src" &&
-    cmake -S "$WORK/base-src" -B "$WORK/base-build" -DCMAKE_BUILD_TYPE=Release \
-        >>"$L/i_base_build.log" 2>&1 &&
-    cmake --build "$WORK/base-build" -j "$NPROC" --target hocvud >>"$L/i_base_build.log" 2>&1; then
-    for ((r = 1; r <= I_ROUNDS; r++)); do
-        for who in base head; do
-            reset_data
-            if [[ $who == base ]]; then
-                HOCVUD_BIN=$WORK/base-build/hocvud start_hocvud "i_${who}_$r"
-            else
-                start_hocvud "i_${who}_$r"
-            fi
-            measure "i_${who}_$r" $((D_SIZE + 60)) "${BENCH[@]}" --url "$SVC_URL" --max \
-                --connections $CONNS --duration "$D_SIZE"
-            stop_service "i_${who}_$r"
-        done
-    done
-else
-    I_NOTE="the build of $BASE_REV failed (see i_base_build.log)"
-    FAILED+=("i: $I_NOTE")
-fi
-
-# g. throughput vs table size ----------------------------------------------------------------------
-log "== g. throughput vs table size"
+# The bulk load of certificates used by j and g.
 cat >"$WORK/fill.sql" <<'SQL'
 -- Bulk load of :n issued certificates numbered :start+1 .. :start+:n, each of a new person,
 -- consistent with the schema: ledger, certificate, attribution (persons) and counters (shard
@@ -546,6 +518,115 @@ fill_rows() {
     done
     return $rc
 }
+
+# i. single-event ingest beside the build before issue 12 ---------------------------------------
+# The same measurement as a, on empty tables, alternating this build and BASE_REV's hocvud
+# (built here from git; the schema it finds is a superset of its own), so the cost of targets,
+# per-year views and frozen reports on the write path is a same-run ratio.
+BASE_REV=${HOCVU_BENCH_BASELINE:-60740f5}
+I_ROUNDS=$([[ $QUICK -eq 1 ]] && echo 1 || echo 2)
+I_NOTE=
+log "== i. single-event ingest: this build beside $BASE_REV"
+mkdir -p "$WORK/base-src"
+if git -C "$ROOT" archive "$BASE_REV" 2>"$L/i_base_build.log" | tar -x -C "$WORK/base-src" &&
+    cmake -S "$WORK/base-src" -B "$WORK/base-build" -DCMAKE_BUILD_TYPE=Release \
+        >>"$L/i_base_build.log" 2>&1 &&
+    cmake --build "$WORK/base-build" -j "$NPROC" --target hocvud >>"$L/i_base_build.log" 2>&1; then
+    for ((r = 1; r <= I_ROUNDS; r++)); do
+        for who in base head; do
+            reset_data
+            if [[ $who == base ]]; then
+                HOCVUD_BIN=$WORK/base-build/hocvud start_hocvud "i_${who}_$r"
+            else
+                start_hocvud "i_${who}_$r"
+            fi
+            measure "i_${who}_$r" $((D_SIZE + 60)) "${BENCH[@]}" --url "$SVC_URL" --max \
+                --connections $CONNS --duration "$D_SIZE"
+            stop_service "i_${who}_$r"
+        done
+    done
+else
+    I_NOTE="the build of $BASE_REV failed (see i_base_build.log)"
+    FAILED+=("i: $I_NOTE")
+fi
+
+# j. cohorts: 5,000 cohorts with 500,000 members ---------------------------------------------------
+# Single-event ingest without and then with them (two runs each), the rebuild time of the cohort
+# read model beside the snapshot's (from /metrics), and the pending list of a 10,000-member
+# cohort. Members are persons of a bulk load of which ~40 % hold a certificate.
+J_COHORTS=$([[ $QUICK -eq 1 ]] && echo 500 || echo 5000)
+J_MEMBERS=$([[ $QUICK -eq 1 ]] && echo 50000 || echo 500000)
+J_BIG=$([[ $QUICK -eq 1 ]] && echo 2000 || echo 10000)
+J_CERTS=$((J_MEMBERS * 2 / 5))
+log "== j. cohorts: $J_COHORTS cohorts, $J_MEMBERS members"
+reset_data
+"${PSQL[@]}" -c 'TRUNCATE cohorts, cohort_members, cohort_supported, cohort_counts, cohort_sizes'
+fill_rows 0 "$J_CERTS" || die "bulk load failed"
+"${PSQL[@]}" -c 'VACUUM (ANALYZE) event_ledger, certificates, persons, counters' -c 'CHECKPOINT'
+for r in 1 2; do
+    start_hocvud "j_without_$r"
+    measure "j_without_$r" $((D_SIZE + 60)) "${BENCH[@]}" --url "$SVC_URL" --max \
+        --connections $CONNS --duration "$D_SIZE"
+    stop_service "j_without_$r"
+done
+cat >"$WORK/cohorts.sql" <<'SQL'
+-- :cohorts cohorts of every kind over the current wards; cohort 1 has :big members, the others
+-- share the rest. A member is the person of fill.sql's number n (tag :tag) for n spread over
+-- 2.5 x :certs, so about 40 % of them hold a certificate. Then every figure is counted.
+BEGIN;
+INSERT INTO cohorts (code, name, kind, ward)
+SELECT 'BENCH-' || lpad(k::text, 5, '0'), 'Đơn vị ' || k,
+       (ARRAY['agency', 'enterprise', 'school', 'village', 'team', 'mentor'])[1 + k % 6],
+       w.codes[1 + k % cardinality(w.codes)]
+FROM generate_series(1, :cohorts) k, (SELECT array_agg(code ORDER BY code) AS codes FROM wards) w;
+INSERT INTO cohort_members (cohort, member_ref, person)
+SELECT 'BENCH-' || lpad(x.c::text, 5, '0'), 'M-' || g,
+       sha256(convert_to(:'tag' || '/' || (1 + (hashint8(g) & 2147483647) % (:certs * 5 / 2)), 'UTF8'))
+FROM generate_series(1, :members) g,
+     LATERAL (SELECT CASE WHEN g <= :big THEN 1 ELSE 2 + (g - :big) % (:cohorts - 1) END AS c) x
+ON CONFLICT DO NOTHING;
+SELECT hv_cohort_repair();
+COMMIT;
+SQL
+t0=$(date +%s.%N)
+"${PSQL[@]}" -v cohorts="$J_COHORTS" -v members="$J_MEMBERS" -v big="$J_BIG" -v certs="$J_CERTS" \
+    -v tag="$FILL_TAG" -f "$WORK/cohorts.sql" >/dev/null || die "cohort load failed"
+J_LOAD_S=$(calc '%.1f' "$(date +%s.%N) - $t0")
+J_MEMBERS_STORED=$("${PSQL[@]}" -At -c 'SELECT count(*) FROM cohort_members')
+J_BIG_MEMBERS=$("${PSQL[@]}" -At -c "SELECT count(*) FROM cohort_members WHERE cohort = 'BENCH-00001'")
+J_BIG_PENDING=
+J_PENDING_S=
+J_BUILD=
+for r in 1 2; do
+    start_hocvud "j_with_$r"
+    if ((r == 1)); then
+        # The cohort read model rebuilt three times (a version bump each), its build time read
+        # from /metrics with the snapshot's; then the pending list of the big cohort.
+        for _ in 1 2 3; do
+            "${PSQL[@]}" -c 'INSERT INTO cohort_versions AS v VALUES (0, 1)
+                ON CONFLICT (shard) DO UPDATE SET version = v.version + 1' >/dev/null
+            sleep 1.5
+            J_BUILD+="$(curl -s "$SVC_URL/metrics" | awk '/^hocvu_cohorts_build_seconds / { c = $2 }
+                /^hocvu_snapshot_build_seconds / { s = $2 } END { printf "%s/%s ", c, s }')"
+        done
+        J_PENDING_S=$(curl -s -o "$L/j_pending.json" -w '%{time_total}' \
+            -H "Authorization: Bearer $ADMIN_TOKEN" "$SVC_URL/v1/cohorts/BENCH-00001/pending")
+        J_BIG_PENDING=$(grep -o '"M-[0-9]*"' "$L/j_pending.json" | wc -l)
+    fi
+    measure "j_with_$r" $((D_SIZE + 60)) "${BENCH[@]}" --url "$SVC_URL" --max \
+        --connections $CONNS --duration "$D_SIZE"
+    stop_service "j_with_$r"
+done
+if "$BUILD/hocvuctl" --database-url "$DBURL" reconcile >"$L/j_reconcile.log" 2>&1; then
+    J_RECONCILE="no drift"
+else
+    J_RECONCILE="DRIFT"
+    FAILED+=("j reconcile: $(tail -n 3 "$L/j_reconcile.log" | tr '\n' ' ')")
+fi
+"${PSQL[@]}" -c 'TRUNCATE cohorts, cohort_members, cohort_supported, cohort_counts, cohort_sizes'
+
+# g. throughput vs table size ----------------------------------------------------------------------
+log "== g. throughput vs table size"
 reset_data
 declare -A FILL_S RECONCILE ASOF_S FREEZE_S
 have=0
@@ -639,6 +720,10 @@ G1C=$(rps "g${S1}_ceiling")
 G2C=$(rps "g${S2}_ceiling")
 I_BASE=$(for ((r = 1; r <= I_ROUNDS; r++)); do eps "i_base_$r"; done | awk '{ s += $1 } END { print NR ? s / NR : 0 }')
 I_HEAD=$(for ((r = 1; r <= I_ROUNDS; r++)); do eps "i_head_$r"; done | awk '{ s += $1 } END { print NR ? s / NR : 0 }')
+J_WITHOUT=$(for r in 1 2; do eps "j_without_$r"; done | awk '{ s += $1 } END { print NR ? s / NR : 0 }')
+J_WITH=$(for r in 1 2; do eps "j_with_$r"; done | awk '{ s += $1 } END { print NR ? s / NR : 0 }')
+J_BUILD_C=$(echo "$J_BUILD" | tr ' ' '\n' | awk -F/ 'NF == 2 && $1 > m { m = $1 } END { printf "%.3f", m }')
+J_BUILD_S=$(echo "$J_BUILD" | tr ' ' '\n' | awk -F/ 'NF == 2 && $2 > m { m = $2 } END { printf "%.3f", m }')
 human() { awk -v n="$1" 'BEGIN { if (n >= 1e6) printf "%g M", n / 1e6; else if (n >= 1e3) printf "%g k", n / 1e3; else printf "%d", n }'; }
 
 {
@@ -681,6 +766,10 @@ human() { awk -v n="$1" 'BEGIN { if (n >= 1e6) printf "%g M", n / 1e6; else if (
         echo "| h | \`hocvuctl report freeze\` at $(human "$s_") stored certificates | ${FREEZE_S[$s_]:-?} s | | | a few seconds | $freeze_ok |"
     done
     echo "| i | single-event max, this build beside $BASE_REV (before issue 12), $I_ROUNDS alternating rounds of ${D_SIZE} s on empty tables | $(fmt "$I_HEAD") events/s | $BASE_REV: $(fmt "$I_BASE") events/s${I_NOTE:+ ($I_NOTE)} | $(pct "$I_HEAD" "$I_BASE") | within 5 % | $(yes_no "$I_HEAD >= 0.95 * $I_BASE && $I_BASE > 0") |"
+    echo "| j | single-event max with $(fmt "$J_COHORTS") cohorts and $(fmt "$J_MEMBERS_STORED") members (2 runs of ${D_SIZE} s; $(fmt "$J_CERTS") stored certificates) | $(fmt "$J_WITH") events/s | without cohorts, same tables: $(fmt "$J_WITHOUT") events/s | $(pct "$J_WITH" "$J_WITHOUT") | within 10 % | $(yes_no "$J_WITH >= 0.9 * $J_WITHOUT && $J_WITHOUT > 0") |"
+    echo "| j | cohort read model rebuild (\`hocvu_cohorts_build_seconds\`, worst of 3) | $(calc '%.0f' "1000 * ${J_BUILD_C:-0}") ms | snapshot rebuild $(calc '%.0f' "1000 * ${J_BUILD_S:-0}") ms | | within the 2 s of §11 | $(yes_no "${J_BUILD_C:-9} < 1.5") |"
+    echo "| j | pending list of a $(fmt "$J_BIG_MEMBERS")-member cohort ($(fmt "${J_BIG_PENDING:-0}") pending) | $(calc '%.0f' "1000 * ${J_PENDING_S:-0}") ms | | | | |"
+    echo "| j | bulk load of the cohorts and members, with the recount (\`hv_cohort_repair\`) | ${J_LOAD_S:-?} s | reconcile after the runs: ${J_RECONCILE:-?} | | | |"
     echo "| g | single-event max at $(human "$S2") stored certificates, ${D_SIZE} s | $(fmt "$G2") events/s | $(fmt "$G0") at 0 rows (ceiling $(fmt "$G2C") vs $(fmt "$G0C")) | $(pct "$G2" "$G0") of empty ($(calc '%.1f %%' "100 * ($G2 / $G2C) / ($G0 / $G0C + 1e-9)") ceiling-normalised) | ≥ 80 % of empty$([[ $QUICK -eq 1 ]] && echo " (at 5 M)") | $(yes_no "$G2 >= 0.8 * $G0") |"
     echo
     echo "### Latency (open loop, from the intended send time; µs)"

@@ -482,12 +482,15 @@ BEGIN
         WHERE p.person = ANY (v_add_person) AND p.cert_id IS NOT NULL
           AND p.person <> ALL (v_new)
           AND NOT EXISTS (SELECT 1 FROM changed ch WHERE ch.person = p.person)),
+    -- (One index probe per person, whatever the statistics say: a seq scan of the member
+    -- lists per batch is what a generic plan on a freshly imported table would otherwise do.)
     mem AS (
-        SELECT m.cohort, m.person FROM cohort_members m
-        WHERE m.person IN (SELECT person FROM cp)
-        UNION
-        SELECT s.cohort, s.person FROM cohort_supported s
-        WHERE s.person IN (SELECT person FROM cp)),
+        SELECT DISTINCT x.cohort, c.person
+        FROM (SELECT DISTINCT person FROM cp) c
+        CROSS JOIN LATERAL (
+            SELECT m.cohort FROM cohort_members m WHERE m.person = c.person
+            UNION ALL
+            SELECT s.cohort FROM cohort_supported s WHERE s.person = c.person) x),
     cdelta AS (
         SELECT m.cohort, c.ng AS grp, c.nd AS day, 1 AS d
         FROM mem m JOIN cp c ON c.person = m.person

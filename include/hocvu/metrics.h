@@ -51,6 +51,8 @@ typedef struct hv_metrics_gauges {
     int postgres_up, redis_up; /* 0/1; redis_up is 0 when any loop finds Redis down or stalled */
     int redis_stalled;         /* 0/1: connected but not answering in time (left out) */
     double snapshot_age;       /* seconds, -1 when none */
+    double snapshot_build_s, cohorts_build_s; /* the last rebuilds */
+    int64_t cohorts;                          /* imported cohorts in the read model */
     int64_t certified_adults, certified_total;
     int stream_clients;
     uint64_t redis_hits, redis_misses;

@@ -34,5 +34,8 @@ struct hv_cohortset *hv_cohorts_acquire(hv_snapstore_t *st);
 bool hv_snapstore_db_ok(hv_snapstore_t *st);
 /* Seconds since the snapshot was last confirmed current (for metrics); -1 if none. */
 double hv_snapstore_age(hv_snapstore_t *st);
+/* Seconds the last rebuild of the snapshot (counters read and built) and of the cohort set
+ * took; 0 before the first. */
+void hv_snapstore_build_times(hv_snapstore_t *st, double *counters_s, double *cohorts_s);
 
 #endif

@@ -3,6 +3,7 @@
  * GET /readyz (PostgreSQL reachable, data loaded, not draining) and GET /metrics (every
  * worker's counters summed, with the gauges of the shared parts; behind the read tokens).
  */
+#include "hocvu/cohorts.h"
 #include "hocvu/front.h"
 #include "hocvu/dedup.h"
 #include "hocvu/handlers.h"
@@ -113,6 +114,12 @@ void hv_handle_metrics(hv_req_t *r)
     g.refused_budget = __atomic_load_n(&srv->front_limits.refused_budget, __ATOMIC_RELAXED);
     g.refused_connections = __atomic_load_n(&srv->front_limits.refused_conns, __ATOMIC_RELAXED);
     g.snapshot_age = hv_snapstore_age(srv->snap);
+    hv_snapstore_build_times(srv->snap, &g.snapshot_build_s, &g.cohorts_build_s);
+    hv_cohortset_t *cs = hv_cohorts_acquire(srv->snap);
+    if (cs) {
+        g.cohorts = (int64_t)cs->n;
+        hv_cohortset_release(cs);
+    }
     snap = hv_snapshot_acquire(srv->snap);
     if (snap) {
         const hv_view_t *now = hv_snapshot_year(snap, snap->current_year);

@@ -166,6 +166,14 @@ void hv_metrics_render(hv_buf_t *out, hv_metrics_t *const *workers, int n,
                   "# HELP hocvu_snapshot_age_seconds Seconds since the read snapshot was last "
                   "confirmed current (-1 before the first).\n"
                   "# TYPE hocvu_snapshot_age_seconds gauge\nhocvu_snapshot_age_seconds %.3f\n"
+                  "# HELP hocvu_snapshot_build_seconds How long the last rebuild of the read "
+                  "snapshot took (counters read and built).\n"
+                  "# TYPE hocvu_snapshot_build_seconds gauge\nhocvu_snapshot_build_seconds %.6f\n"
+                  "# HELP hocvu_cohorts_build_seconds How long the last rebuild of the cohort "
+                  "read model took.\n"
+                  "# TYPE hocvu_cohorts_build_seconds gauge\nhocvu_cohorts_build_seconds %.6f\n"
+                  "# HELP hocvu_cohorts Imported cohorts in the read model.\n"
+                  "# TYPE hocvu_cohorts gauge\nhocvu_cohorts %lld\n"
                   "# HELP hocvu_certified_adults Certified adults in the current snapshot.\n"
                   "# TYPE hocvu_certified_adults gauge\nhocvu_certified_adults %lld\n"
                   "# HELP hocvu_certified_persons Certified persons (adults and minors) in the "
@@ -182,7 +190,8 @@ void hv_metrics_render(hv_buf_t *out, hv_metrics_t *const *workers, int n,
                   "# TYPE hocvu_writer_retries_total counter\nhocvu_writer_retries_total %llu\n"
                   "# HELP hocvu_writer_failures_total Batches answered unavailable.\n"
                   "# TYPE hocvu_writer_failures_total counter\nhocvu_writer_failures_total %llu\n",
-                  g->postgres_up, g->redis_up, g->snapshot_age, (long long)g->certified_adults,
+                  g->postgres_up, g->redis_up, g->snapshot_age, g->snapshot_build_s,
+                  g->cohorts_build_s, (long long)g->cohorts, (long long)g->certified_adults,
                   (long long)g->certified_total, g->stream_clients,
                   (unsigned long long)g->redis_hits, (unsigned long long)g->redis_misses,
                   (unsigned long long)g->writer_retries, (unsigned long long)g->writer_failures);

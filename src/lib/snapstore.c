@@ -44,6 +44,7 @@ struct hv_snapstore {
     hv_cohortset_t *cohorts; /* one reference held by the store; under lock */
     uint64_t cohort_mark;    /* refresher only: what the loaded set was built from */
     int64_t cohorts_at_ms;   /* refresher only: when it was built */
+    double build_s[2];       /* under lock: how long the last counter / cohort rebuild took */
 };
 
 static int64_t now_ms(void)
@@ -92,6 +93,14 @@ double hv_snapstore_age(hv_snapstore_t *st)
         age = (double)(now_ms() - st->confirmed_at_ms) / 1000.0;
     pthread_mutex_unlock(&st->lock);
     return age;
+}
+
+void hv_snapstore_build_times(hv_snapstore_t *st, double *counters_s, double *cohorts_s)
+{
+    pthread_mutex_lock(&st->lock);
+    *counters_s = st->build_s[0];
+    *cohorts_s = st->build_s[1];
+    pthread_mutex_unlock(&st->lock);
 }
 
 /* Logs a refresh failure once per outage. */
@@ -217,6 +226,7 @@ static void refresh_cohorts(hv_snapstore_t *st, uint64_t thash, int year, int64_
     if (st->cohorts && mark == st->cohort_mark &&
         now_ms() - st->cohorts_at_ms < HV_SNAPSHOT_FULL_EVERY_MS)
         return;
+    int64_t t0 = hv_mono_us();
     hv_cohortset_t *next = hv_readmodel_cohorts(st->conn, year, now, err, sizeof(err));
     if (!next) {
         log_down(st, "cohorts query failed", err);
@@ -228,6 +238,7 @@ static void refresh_cohorts(hv_snapstore_t *st, uint64_t thash, int year, int64_
     if (old && mark == st->cohort_mark)
         next->as_of = old->as_of;
     st->cohorts = next;
+    st->build_s[1] = (double)(hv_mono_us() - t0) / 1e6;
     pthread_mutex_unlock(&st->lock);
     hv_cohortset_release(old);
     st->cohort_mark = mark;
@@ -282,6 +293,7 @@ static int refresh(hv_snapstore_t *st)
         publish(st, NULL);
         return 0;
     }
+    int64_t t0 = hv_mono_us();
     if (hv_readmodel_rows(st->conn, &rows, &n, err, sizeof(err)) < 0) {
         log_down(st, "snapshot query failed", err);
         free(targets);
@@ -312,6 +324,9 @@ static int refresh(hv_snapstore_t *st)
     free(rows);
     free(targets);
     hv_snapshot_release(prev);
+    pthread_mutex_lock(&st->lock);
+    st->build_s[0] = (double)(hv_mono_us() - t0) / 1e6;
+    pthread_mutex_unlock(&st->lock);
     publish(st, next);
     st->built_version = version;
     st->built_wards_hash = whash;

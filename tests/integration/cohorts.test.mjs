@@ -16,7 +16,7 @@ import { after, before, describe, test } from 'node:test';
 
 import {
     event, genCitizenId, genPepper, genSecret, getJson, hocvuctl, hocvuctlEnv, newDatabase, newMessageId, pgTool, postEvent, psql, request,
-    seededRandom, sharedPostgres, sharedRedis, shuffle, startHocvud, tempDir, waitFor,
+    seededRandom, sharedPostgres, sharedRedis, shuffle, sleep, startHocvud, tempDir, waitFor,
 } from './lib/harness.mjs';
 
 const pepper = genPepper();
@@ -384,6 +384,37 @@ describe('figures', () => {
         } finally {
             await open.stop();
         }
+    });
+
+    test('member lists replaced while events for their members arrive on both instances: no drift', async () => {
+        const people = Array.from({ length: 120 }, (_, i) => genCitizenId({ year: 1960 + (i % 40) }));
+        const deliveries = people.map((p, i) => ({ id: newMessageId(), body: event({ citizen_id: p, timestamp: `2026-0${1 + (i % 8)}-1${i % 10}T09:00:00+07:00`, dataExtra: i % 3 === 0 ? { supporter: 'TEAM-1' } : {} }) }));
+        let sending = true;
+        const sender = (async () => {
+            for (const [i, d] of deliveries.entries()) {
+                const r = await postEvent(srv[i % 2].url, { id: d.id, body: d.body, secret });
+                assert.equal(r.status, 200, r.text);
+            }
+            sending = false;
+        })();
+        // Meanwhile the enterprise's list changes again and again (each a different half).
+        let imports = 0;
+        // (hocvuctl runs synchronously: yield between imports so the deliveries go on.)
+        while ((sending || imports < 3) && imports < 200) {
+            await sleep(25);
+            const half = people.filter((_, i) => (i + imports) % 2 === 0).slice(0, 40);
+            const f = csv(`churn-${imports}.csv`, `member_ref,citizen_id\n${half.map((p, i) => `W-${imports}-${i},${p}`).join('\n')}\n`);
+            const r = ctl('cohorts', 'members', 'DN-ABC', f);
+            assert.equal(r.status, 0, r.stderr);
+            imports++;
+        }
+        await sender;
+        assert.ok(imports >= 3, `${imports} imports`);
+        const rec = hocvuctl(dbUrl, 'reconcile');
+        assert.equal(rec.status, 0, `after ${imports} imports during ingest:\n${rec.stdout}${rec.stderr}`);
+        // What the service serves is what the database holds.
+        const stored = Number(psql(dbUrl, "SELECT count(*) FROM hv_cohort_membership m JOIN persons p ON p.person = m.person WHERE m.cohort = 'DN-ABC' AND p.cert_id IS NOT NULL"));
+        await waitFor(async () => (await getJson(`${srv[0].url}/v1/cohorts/DN-ABC`, { headers: read })).certified === stored, { timeout: 2000, what: 'DN-ABC served' });
     });
 
     test('no raw citizen id in the database (pg_dump); reconcile sees and repairs cohort drift', () => {
