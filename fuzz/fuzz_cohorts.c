@@ -33,8 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *in = fuzz_dup_exact(data + 1, size - 1);
     hv_ctl_import_t imp = {0};
     hv_errlist_t errs = {0};
-    int rc = members ? hv_ctl_members_parse("c.csv", in, size - 1, PEPPER, sizeof(PEPPER) - 1,
-                                            2026, &imp, &errs)
+    int rc = members ? hv_ctl_members_parse("c.csv", in, size - 1, PEPPER, sizeof(PEPPER) - 1, 2026,
+                                            &imp, &errs)
                      : hv_ctl_cohorts_parse("c.csv", in, size - 1, &imp, &errs);
 
     FUZZ_ASSERT((rc == 0) == (errs.total == 0));
@@ -52,8 +52,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 FUZZ_ASSERT(hex64(json_string_value(json_object_get(o, "person"))));
                 FUZZ_ASSERT(json_object_size(o) == 2);
                 for (size_t k = 0; k < i; k++)
-                    FUZZ_ASSERT(strcmp(ref, json_string_value(json_object_get(
-                                                json_array_get(a, k), "ref"))) != 0);
+                    FUZZ_ASSERT(strcmp(ref, json_string_value(json_object_get(json_array_get(a, k),
+                                                                              "ref"))) != 0);
             } else {
                 const char *code = json_string_value(json_object_get(o, "code"));
                 const char *kind = json_string_value(json_object_get(o, "kind"));
@@ -61,8 +61,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 FUZZ_ASSERT(kind && hv_cohort_kind_valid(kind, strlen(kind)));
                 FUZZ_ASSERT(json_string_value(json_object_get(o, "name"))[0]);
                 for (size_t k = 0; k < i; k++)
-                    FUZZ_ASSERT(strcmp(code, json_string_value(json_object_get(
-                                                 json_array_get(a, k), "code"))) != 0);
+                    FUZZ_ASSERT(strcmp(code, json_string_value(json_object_get(json_array_get(a, k),
+                                                                               "code"))) != 0);
             }
         }
         json_decref(a);
