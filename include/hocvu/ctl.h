@@ -74,6 +74,14 @@ int hv_ctl_import_send(PGconn *conn, const char *path, const hv_ctl_import_t *im
                        const char *check_sql, const char *upsert_sql, const char *noun, FILE *out,
                        FILE *errf);
 
+/* A parser of one kind of import file (the shape of hv_ctl_legacy_parse). */
+typedef int (*hv_ctl_parse_fn)(const char *path, const char *data, size_t len, hv_ctl_import_t *imp,
+                               hv_errlist_t *errs);
+/* Reads the file at path, parses it (printing every bad row) and sends it with
+ * hv_ctl_import_send. Returns an exit status. */
+int hv_ctl_import_file(PGconn *conn, const char *path, hv_ctl_parse_fn parse, const char *check_sql,
+                       const char *upsert_sql, const char *noun, FILE *out, FILE *errf);
+
 /*
  * Opens a connection to url (conninfo or URI) for hocvuctl. Returns the connection (caller
  * PQfinish()es) or NULL after printing "hocvuctl: could not connect to database: ..." to errf.

@@ -50,6 +50,12 @@ void hv_render_cohorts(const hv_cohortset_t *s, int y, const char *kind, const c
 /* GET /v1/cohorts/{code}?year=: one cohort with by_group, year and as_of. */
 void hv_render_cohort(const hv_cohortset_t *s, const hv_cohort_t *c, int y, hv_buf_t *out);
 
+/* One CSV field: quoted when it holds a separator, quote or line break (RFC 4180); with defuse
+ * (text that came from an import) also led by ' when it starts like a formula (=, +, -, @,
+ * tab, CR), so a spreadsheet shows it as text instead of evaluating it (CONTRACT §10).
+ * Identifiers are written exactly (defuse false). */
+void hv_render_csv_field(hv_buf_t *b, const char *v, bool defuse);
+
 /* Pieces of the documents above, for the frozen report object (report.c), which carries the
  * same members: a percent in hundredths (null below 0), a day (null for HV_NO_DAY), adults by
  * group, the year's city-scope targets, and one ward's members (the object stays open). */

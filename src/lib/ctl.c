@@ -438,6 +438,29 @@ failed:
     return status;
 }
 
+int hv_ctl_import_file(PGconn *conn, const char *path, hv_ctl_parse_fn parse, const char *check_sql,
+                       const char *upsert_sql, const char *noun, FILE *out, FILE *errf)
+{
+    int status = HV_CTL_FAILED;
+    hv_errlist_t errs = {0};
+    hv_buf_t file;
+    hv_ctl_import_t imp = {0};
+
+    hv_buf_init(&file);
+    if (hv_ctl_read_file(path, &file, errf) < 0)
+        goto failed;
+    if (parse(path, file.data, file.len, &imp, &errs) < 0) {
+        hv_errlist_print(&errs, errf);
+        goto failed;
+    }
+    status = hv_ctl_import_send(conn, path, &imp, check_sql, upsert_sql, noun, out, errf);
+failed:
+    hv_errlist_free(&errs);
+    hv_ctl_import_free(&imp);
+    hv_buf_free(&file);
+    return status;
+}
+
 int hv_ctl_wards_import(PGconn *conn, const char *path, const char *province, FILE *out, FILE *errf)
 {
     int status = HV_CTL_FAILED;
@@ -516,24 +539,8 @@ int hv_ctl_wards_import_legacy(PGconn *conn, const char *path, FILE *out, FILE *
         "    (EXCLUDED.old_name, EXCLUDED.new_codes, EXCLUDED.split) "
         "  RETURNING (l.xmax = 0) AS inserted) "
         "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up";
-    int status = HV_CTL_FAILED;
-    hv_errlist_t errs = {0};
-    hv_buf_t file;
-    hv_ctl_import_t imp = {0};
-
-    hv_buf_init(&file);
-    if (hv_ctl_read_file(path, &file, errf) < 0)
-        goto failed;
-    if (hv_ctl_legacy_parse(path, file.data, file.len, &imp, &errs) < 0) {
-        hv_errlist_print(&errs, errf);
-        goto failed;
-    }
-    status = hv_ctl_import_send(conn, path, &imp, check_sql, upsert_sql, "legacy units", out, errf);
-failed:
-    hv_errlist_free(&errs);
-    hv_ctl_import_free(&imp);
-    hv_buf_free(&file);
-    return status;
+    return hv_ctl_import_file(conn, path, hv_ctl_legacy_parse, check_sql, upsert_sql,
+                              "legacy units", out, errf);
 }
 
 int hv_ctl_targets_import(PGconn *conn, const char *path, FILE *out, FILE *errf)

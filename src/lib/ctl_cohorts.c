@@ -33,24 +33,8 @@ int hv_ctl_cohorts_import(PGconn *conn, const char *path, FILE *out, FILE *errf)
         "  SELECT 0, 1 WHERE EXISTS (SELECT 1 FROM up) "
         "  ON CONFLICT (shard) DO UPDATE SET version = v.version + 1) "
         "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up";
-    int status = HV_CTL_FAILED;
-    hv_errlist_t errs = {0};
-    hv_buf_t file;
-    hv_ctl_import_t imp = {0};
-
-    hv_buf_init(&file);
-    if (hv_ctl_read_file(path, &file, errf) < 0)
-        goto failed;
-    if (hv_ctl_cohorts_parse(path, file.data, file.len, &imp, &errs) < 0) {
-        hv_errlist_print(&errs, errf);
-        goto failed;
-    }
-    status = hv_ctl_import_send(conn, path, &imp, check_sql, upsert_sql, "cohorts", out, errf);
-failed:
-    hv_errlist_free(&errs);
-    hv_ctl_import_free(&imp);
-    hv_buf_free(&file);
-    return status;
+    return hv_ctl_import_file(conn, path, hv_ctl_cohorts_parse, check_sql, upsert_sql, "cohorts",
+                              out, errf);
 }
 
 int hv_ctl_cohorts_members(PGconn *conn, const char *code, const char *path, FILE *out, FILE *errf)

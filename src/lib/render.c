@@ -210,15 +210,15 @@ void hv_render_timeseries(const hv_snapshot_t *s, const char *code, int32_t from
     hv_json_end(&j);
 }
 
-/* A CSV text field from an import (a name, a type): quoted when it holds a separator, quote or
- * line break (RFC 4180), and led by ' when it starts like a formula (=, +, -, @, tab, CR), so a
- * spreadsheet shows it as text instead of evaluating it (CONTRACT §10). */
-static void csv_text(hv_buf_t *b, const char *v)
+void hv_render_csv_field(hv_buf_t *b, const char *v, bool defuse)
 {
-    bool formula = v[0] && strchr("=+-@\t\r", v[0]) != NULL;
+    bool formula = defuse && v[0] && strchr("=+-@\t\r", v[0]) != NULL;
+    size_t n = 0;
 
-    if (!formula && strpbrk(v, ",\"\r\n") == NULL) {
-        hv_buf_puts(b, v);
+    while (v[n] && v[n] != ',' && v[n] != '"' && v[n] != '\r' && v[n] != '\n')
+        n++;
+    if (!formula && v[n] == '\0') {
+        hv_buf_append(b, v, n);
         return;
     }
     hv_buf_putc(b, '"');
@@ -230,6 +230,12 @@ static void csv_text(hv_buf_t *b, const char *v)
         hv_buf_putc(b, *v);
     }
     hv_buf_putc(b, '"');
+}
+
+/* A CSV text field from an import (a name, a type), defused. */
+static void csv_text(hv_buf_t *b, const char *v)
+{
+    hv_render_csv_field(b, v, true);
 }
 
 void hv_render_wards_csv(const hv_snapshot_t *s, const hv_view_t *v, int32_t as_of_day,

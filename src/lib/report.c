@@ -108,35 +108,15 @@ done:
     return rc;
 }
 
-/* An identifier as a CSV field: as it is, or quoted with its quotes doubled (RFC 4180). */
-static void csv_ident(hv_buf_t *b, const char *v)
-{
-    size_t n = 0;
-
-    while (v[n] && v[n] != ',' && v[n] != '"' && v[n] != '\r' && v[n] != '\n')
-        n++;
-    if (v[n] == '\0') {
-        hv_buf_append(b, v, n);
-        return;
-    }
-    hv_buf_putc(b, '"');
-    for (; *v; v++) {
-        if (*v == '"')
-            hv_buf_putc(b, '"');
-        hv_buf_putc(b, *v);
-    }
-    hv_buf_putc(b, '"');
-}
-
 void hv_report_evidence_line(hv_buf_t *b, const char *ward, hv_group_t group, const char *day,
                              bool adult, const char *cert_id)
 {
-    csv_ident(b, ward);
+    hv_render_csv_field(b, ward, false);
     hv_buf_putc(b, ',');
     hv_buf_puts(b, hv_group_name(group));
     hv_buf_putc(b, ',');
     hv_buf_puts(b, day);
     hv_buf_puts(b, adult ? ",true," : ",false,");
-    csv_ident(b, cert_id);
+    hv_render_csv_field(b, cert_id, false);
     hv_buf_putc(b, '\n');
 }
