@@ -334,6 +334,37 @@ describe('figures', () => {
         assert.equal(rec.status, 0, rec.stdout + rec.stderr);
     });
 
+    test('another order on a fresh database: member lists imported after the events, other shuffle, same figures as the model', async () => {
+        const db2 = await newDatabase(await sharedPostgres());
+        const other = await startHocvud({ dbUrl: db2, redisUrl: (await sharedRedis()).url, secrets: [secret], pepper, env: { HOCVU_SNAPSHOT_INTERVAL_MS: '200' } });
+        try {
+            const ctl2 = (...args) => hocvuctlEnv({ HOCVU_ID_PEPPER: pepper }, db2, ...args);
+            // Revocations and re-issues first this time, every event once more at the end.
+            const order = shuffle(events, 29);
+            for (const e of [...order, ...order.slice(0, 7)]) {
+                const r = await postEvent(other.url, { id: e.id, body: e.body, secret });
+                assert.equal(r.status, 200, r.text);
+            }
+            assert.equal(ctl2('cohorts', 'import', path.join(dir, 'cohorts.csv')).status, 0);
+            assert.equal(ctl2('cohorts', 'import', path.join(dir, 'late.csv')).status, 0);
+            for (const code of Object.keys(imported)) assert.equal(ctl2('cohorts', 'members', code, path.join(dir, `m-${code}.csv`)).status, 0);
+            const m = model(events, imported);
+            await waitFor(async () => {
+                const got = await getJson(`${other.url}/v1/cohorts`);
+                return got.cohorts.length === 8 && got.cohorts.every((c) => c.members === m.members(c.code) && c.certified === m.certified(c.code).n);
+            }, { timeout: 2000, what: 'the figures of the second order' });
+            for (const c of (await getJson(`${other.url}/v1/cohorts?year=2025`)).cohorts) assert.equal(c.certified, m.certified(c.code, '2025-12-31').n, c.code);
+            for (const code of ['MENTOR-1', 'SO-GD', 'TEAM-LATE']) {
+                const one = await getJson(`${other.url}/v1/cohorts/${code}`);
+                assert.deepEqual(one.by_group, m.certified(code).byGroup, code);
+            }
+            const rec = hocvuctl(db2, 'reconcile');
+            assert.equal(rec.status, 0, rec.stdout);
+        } finally {
+            await other.stop();
+        }
+    });
+
     test('targets: a count and a share of the members; percent, reached_on and rank within the kind', async () => {
         const year = 2026;
         const t = ctl('targets', 'import', csv('targets.csv', [

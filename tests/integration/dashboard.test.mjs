@@ -452,7 +452,10 @@ describe('dashboard in a browser', () => {
             assert.deepEqual(sup.map((r) => r[6]), ['Đạt 5', '—', '2/5']);
             assert.deepEqual(sup.map((r) => r[5]), ['6', '3', '2']);
             await page.locator('#units-section').scrollIntoViewIfNeeded();
-            fs.writeFileSync(path.join(BIN_DIR, 'dashboard-units.png'), await page.locator('#units-section').screenshot());
+            const unitsShot = await page.locator('#units-section').screenshot();
+            fs.writeFileSync(path.join(BIN_DIR, 'dashboard-units.png'), unitsShot);
+            const docsUnits = path.join(SOURCE_DIR, 'docs/dashboard-units.png');
+            if (process.env.HOCVU_UPDATE_SCREENSHOT === '1' || !fs.existsSync(docsUnits)) fs.writeFileSync(docsUnits, unitsShot);
             fs.writeFileSync(path.join(BIN_DIR, 'dashboard-supporters.png'), await page.locator('#supporters-section').screenshot());
             await context.close();
         });
