@@ -66,7 +66,8 @@ static long seen_add(seen_t *s, const char *key, size_t n, long line)
     for (; s->slots[k].key; k = (k + 1) & (s->cap - 1))
         if (s->slots[k].len == n && memcmp(s->slots[k].key, key, n) == 0)
             return s->slots[k].line;
-    s->slots[k].key = hv_xstrndup(key, n);
+    s->slots[k].key = hv_xmalloc(n ? n : 1); /* keys may hold NUL bytes (pseudonyms) */
+    memcpy(s->slots[k].key, key, n);
     s->slots[k].len = n;
     s->slots[k].line = line;
     s->n++;
