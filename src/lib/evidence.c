@@ -299,7 +299,8 @@ int hv_evidence_freeze(PGconn *conn, const char *id, const char *as_of, int64_t 
         goto done;
     if (read_counted(conn, as_of, &e, err, errlen) < 0)
         goto done;
-    qsort(e.wards, e.n_wards, sizeof(*e.wards), ward_cmp);
+    if (e.n_wards > 1)
+        qsort(e.wards, e.n_wards, sizeof(*e.wards), ward_cmp);
     for (size_t w = 0; w < e.n_wards; w++) {
         ev_ward_t *wd = &e.wards[w];
         sort_ward(wd, e.arena.data);
