@@ -15,7 +15,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import {
-    event, genCitizenId, genPepper, genSecret, getJson, hocvuctl, hocvuctlEnv, newDatabase, newMessageId, pgTool, postEvent, psql, request,
+    SOURCE_DIR, event, genCitizenId, genPepper, genSecret, getJson, hocvuctl, hocvuctlEnv, newDatabase, newMessageId, pgTool, postEvent, psql, request,
     seededRandom, sharedPostgres, sharedRedis, shuffle, sleep, startHocvud, tempDir, waitFor,
 } from './lib/harness.mjs';
 
@@ -49,7 +49,7 @@ const read = { authorization: 'Bearer reader-1' };
 const admin = { authorization: 'Bearer admin-1' };
 
 describe('imports', () => {
-    test('cohorts import: every bad row reported, nothing loaded; then loaded, re-import unchanged', () => {
+    test('cohorts import: every bad row reported, nothing loaded; then loaded, re-import unchanged; the shipped examples load', async () => {
         const bad = csv('bad.csv', [
             'code,name,kind,ward',
             'SO-GD,Sở Giáo dục,agency,31135',
@@ -97,6 +97,14 @@ describe('imports', () => {
         assert.equal(ok.status, 0, ok.stderr);
         assert.equal(ok.stdout.trim(), 'imported 7 cohorts (7 inserted, 0 updated, 0 unchanged)');
         assert.equal(ctl('cohorts', 'import', good).stdout.trim(), 'imported 7 cohorts (0 inserted, 0 updated, 7 unchanged)');
+        // The shipped examples load (on a database of their own: this one's figures are the
+        // model's).
+        const db = await newDatabase(await sharedPostgres());
+        const a = hocvuctl(db, 'cohorts', 'import', path.join(SOURCE_DIR, 'deploy/examples/cohorts_example.csv'));
+        assert.equal(a.status, 0, a.stderr);
+        assert.match(a.stdout, /^imported 7 cohorts/);
+        const t = hocvuctl(db, 'targets', 'import', path.join(SOURCE_DIR, 'deploy/examples/targets_cohorts_example.csv'));
+        assert.equal(t.status, 0, t.stderr);
     });
 
     test('cohorts members: every error path, never a citizen id in a message; all or nothing', () => {
