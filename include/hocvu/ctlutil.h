@@ -17,6 +17,15 @@
 int hv_ctl_row_fail(hv_errlist_t *errs, const char *path, long line, const char *column,
                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
+struct hv_csv;
+
+/* The index of a column the file must have, or -1 after adding "PATH:LINE: required column
+ * is missing (column NAME)". */
+int hv_ctl_required_column(const struct hv_csv *csv, const char *path, const char *name,
+                           hv_errlist_t *errs);
+/* Adds the CSV reader's syntax error as "PATH:LINE: reason"; returns -1. */
+int hv_ctl_csv_fail(const struct hv_csv *csv, const char *path, hv_errlist_t *errs);
+
 /* True if s[0..n) is well-formed UTF-8 without control characters. */
 bool hv_ctl_clean_text(const char *s, size_t n);
 

@@ -91,15 +91,6 @@ static size_t utf8_chars(const char *s, size_t n)
     return c;
 }
 
-/* The column's index, or -1 after reporting it missing. */
-static int need_column(const hv_csv_t *csv, const char *path, const char *name, hv_errlist_t *errs)
-{
-    int col = hv_csv_column(csv, name);
-    if (col < 0)
-        hv_ctl_row_fail(errs, path, csv->record_line, name, "required column is missing");
-    return col;
-}
-
 int hv_ctl_cohorts_parse(const char *path, const char *data, size_t len, hv_ctl_import_t *imp,
                          hv_errlist_t *errs)
 {
@@ -114,12 +105,12 @@ int hv_ctl_cohorts_parse(const char *path, const char *data, size_t len, hv_ctl_
     hv_json_init(&j, &imp->json);
     hv_csv_init(&csv, data, len);
     if (hv_csv_read_header(&csv) < 0) {
-        hv_ctl_row_fail(errs, path, csv.err_line, NULL, "%s", csv.errstr);
+        hv_ctl_csv_fail(&csv, path, errs);
         goto done;
     }
-    c_code = need_column(&csv, path, "code", errs);
-    c_name = need_column(&csv, path, "name", errs);
-    c_kind = need_column(&csv, path, "kind", errs);
+    c_code = hv_ctl_required_column(&csv, path, "code", errs);
+    c_name = hv_ctl_required_column(&csv, path, "name", errs);
+    c_kind = hv_ctl_required_column(&csv, path, "kind", errs);
     c_ward = hv_csv_column(&csv, "ward");
     if (errs->total > bad_before)
         goto done;
@@ -172,7 +163,7 @@ int hv_ctl_cohorts_parse(const char *path, const char *data, size_t len, hv_ctl_
         imp->rows++;
     }
     if (r < 0)
-        hv_ctl_row_fail(errs, path, csv.err_line, NULL, "%s", csv.errstr);
+        hv_ctl_csv_fail(&csv, path, errs);
     else if (imp->rows == 0 && errs->total == bad_before)
         hv_ctl_row_fail(errs, path, csv.line, NULL, "no records after the header");
     hv_json_end(&j);
@@ -203,11 +194,11 @@ int hv_ctl_members_parse(const char *path, const char *data, size_t len, const c
         goto done;
     }
     if (hv_csv_read_header(&csv) < 0) {
-        hv_ctl_row_fail(errs, path, csv.err_line, NULL, "%s", csv.errstr);
+        hv_ctl_csv_fail(&csv, path, errs);
         goto done;
     }
-    c_ref = need_column(&csv, path, "member_ref", errs);
-    c_cid = need_column(&csv, path, "citizen_id", errs);
+    c_ref = hv_ctl_required_column(&csv, path, "member_ref", errs);
+    c_cid = hv_ctl_required_column(&csv, path, "citizen_id", errs);
     if (errs->total > bad_before)
         goto done;
     hv_json_arr(&j);
@@ -247,7 +238,7 @@ int hv_ctl_members_parse(const char *path, const char *data, size_t len, const c
         imp->rows++;
     }
     if (r < 0)
-        hv_ctl_row_fail(errs, path, csv.err_line, NULL, "%s", csv.errstr);
+        hv_ctl_csv_fail(&csv, path, errs);
     hv_json_end(&j);
 done:
     if (errs->total > bad_before)

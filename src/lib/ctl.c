@@ -37,17 +37,6 @@ static bool is_code(const char *s, size_t n)
     return n == 5 && hv_all_digits(s, n);
 }
 
-/* Looks up a column that must be present. Returns its index, or -1 with err set. */
-static int required_column(const hv_csv_t *csv, const char *path, const char *name,
-                           hv_errlist_t *errs)
-{
-    int col = hv_csv_column(csv, name);
-
-    if (col < 0)
-        hv_ctl_row_fail(errs, path, csv->record_line, name, "required column is missing");
-    return col;
-}
-
 /* Validates a required text field of the current record and writes it as the string member
  * "key" of the open object. Returns 0, or -1 with err set. */
 static int put_text(hv_json_t *json, const hv_csv_t *csv, int col, const char *key,
@@ -90,12 +79,6 @@ static int put_count(hv_json_t *json, const hv_csv_t *csv, int col, const char *
     return 0;
 }
 
-/* Reports a CSV syntax error of the reader as "PATH:LINE: reason"; returns -1. */
-static int csv_fail(const hv_csv_t *csv, const char *path, hv_errlist_t *errs)
-{
-    return hv_ctl_row_fail(errs, path, csv->err_line, NULL, "%s", csv->errstr);
-}
-
 /* Closes a row that was written on its own (rj into row) and adds it to the import when none
  * of its fields was bad. */
 static void keep_row(hv_json_t *j, hv_json_t *rj, const hv_buf_t *row, bool good,
@@ -131,13 +114,13 @@ int hv_ctl_wards_parse(const char *path, const char *data, size_t len, const cha
     hv_json_init(&j, &imp->json);
     hv_csv_init(&csv, data, len);
     if (hv_csv_read_header(&csv) < 0) {
-        csv_fail(&csv, path, errs);
+        hv_ctl_csv_fail(&csv, path, errs);
         goto done;
     }
-    c_code = required_column(&csv, path, "code", errs);
-    c_name = required_column(&csv, path, "name", errs);
-    c_type = required_column(&csv, path, "type", errs);
-    if (province && (c_prov = required_column(&csv, path, "province_code", errs)) < 0)
+    c_code = hv_ctl_required_column(&csv, path, "code", errs);
+    c_name = hv_ctl_required_column(&csv, path, "name", errs);
+    c_type = hv_ctl_required_column(&csv, path, "type", errs);
+    if (province && (c_prov = hv_ctl_required_column(&csv, path, "province_code", errs)) < 0)
         hv_ctl_row_fail(errs, path, 1, NULL, "--province needs a province_code column");
     if (errs->total > bad_before)
         goto done;
@@ -207,7 +190,7 @@ int hv_ctl_wards_parse(const char *path, const char *data, size_t len, const cha
         keep_row(&j, &rj, &row, errs->total == bad, imp);
     }
     if (r < 0)
-        csv_fail(&csv, path, errs);
+        hv_ctl_csv_fail(&csv, path, errs);
     else if (imp->rows == 0 && errs->total == bad_before && province)
         hv_ctl_row_fail(errs, path, csv.line, NULL, "no units of province %s in the file",
                         province);
@@ -301,13 +284,13 @@ int hv_ctl_legacy_parse(const char *path, const char *data, size_t len, hv_ctl_i
     hv_json_init(&j, &imp->json);
     hv_csv_init(&csv, data, len);
     if (hv_csv_read_header(&csv) < 0) {
-        csv_fail(&csv, path, errs);
+        hv_ctl_csv_fail(&csv, path, errs);
         goto done;
     }
-    c_code = required_column(&csv, path, "old_code", errs);
-    c_name = required_column(&csv, path, "old_name", errs);
-    c_new = required_column(&csv, path, "new_codes", errs);
-    c_split = required_column(&csv, path, "split", errs);
+    c_code = hv_ctl_required_column(&csv, path, "old_code", errs);
+    c_name = hv_ctl_required_column(&csv, path, "old_name", errs);
+    c_new = hv_ctl_required_column(&csv, path, "new_codes", errs);
+    c_split = hv_ctl_required_column(&csv, path, "split", errs);
     if (errs->total > bad_before)
         goto done;
 
@@ -354,7 +337,7 @@ int hv_ctl_legacy_parse(const char *path, const char *data, size_t len, hv_ctl_i
         keep_row(&j, &rj, &row, errs->total == bad, imp);
     }
     if (r < 0)
-        csv_fail(&csv, path, errs);
+        hv_ctl_csv_fail(&csv, path, errs);
     else if (imp->rows == 0 && errs->total == bad_before)
         hv_ctl_row_fail(errs, path, csv.line, NULL, "no records after the header");
     hv_json_end(&j);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hocvu/csv.h"
 #include "hocvu/ctl.h"
 
 int hv_ctl_row_fail(hv_errlist_t *errs, const char *path, long line, const char *column,
@@ -25,6 +26,21 @@ int hv_ctl_row_fail(hv_errlist_t *errs, const char *path, long line, const char 
     else
         hv_errlist_add(errs, path, line, "%s", reason);
     return -1;
+}
+
+int hv_ctl_required_column(const hv_csv_t *csv, const char *path, const char *name,
+                           hv_errlist_t *errs)
+{
+    int col = hv_csv_column(csv, name);
+
+    if (col < 0)
+        hv_ctl_row_fail(errs, path, csv->record_line, name, "required column is missing");
+    return col;
+}
+
+int hv_ctl_csv_fail(const hv_csv_t *csv, const char *path, hv_errlist_t *errs)
+{
+    return hv_ctl_row_fail(errs, path, csv->err_line, NULL, "%s", csv->errstr);
 }
 
 bool hv_ctl_clean_text(const char *s, size_t n)
