@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "hocvu/ctl.h"
 #include "hocvu/version.h"
@@ -46,9 +47,13 @@ static void usage(FILE *f)
           "                                digest and evidence; prints the id and the digest\n"
           "  report verify ID              recompute a frozen report's digest (exit 0 if it\n"
           "                                matches) and show how the same day counts now\n"
-          "  reconcile [--repair]          recompute every counter from the stored certificates\n"
-          "                                and print each difference; --repair rewrites\n"
-          "                                counters and attribution; exits 1 on any difference\n"
+          "  reconcile [--repair] [--metrics-file FILE]\n"
+          "                                recompute every counter and cohort figure from the\n"
+          "                                stored certificates and print each difference;\n"
+          "                                --repair rewrites them; exit 1 when a difference\n"
+          "                                remains, 0 when none or all repaired; --metrics-file\n"
+          "                                writes the result for node_exporter's textfile\n"
+          "                                collector (hocvu_reconcile_*)\n"
           "  gen-secret                    print a fresh whsec_ webhook secret\n"
           "  help                          show this help\n"
           "\n"
@@ -63,7 +68,13 @@ static void usage(FILE *f)
           "                      variables and ~/.pgpass apply as usual\n"
           "  HOCVU_ID_PEPPER     the service's pseudonymisation key (cohorts members)\n"
           "\n"
-          "Exit status: 0 success, 1 failure or counter drift found, 2 usage error.\n",
+          "Exit status:\n"
+          "  0  success: done; reconcile found no difference or repaired every one; report\n"
+          "     verify found the digest and the evidence intact\n"
+          "  1  failure: database unreachable or an SQL error; an import with bad rows (each\n"
+          "     printed as FILE:LINE: message, nothing loaded); reconcile found differences it\n"
+          "     did not repair; report verify found a mismatch\n"
+          "  2  usage error: unknown command or option, missing argument\n",
           f);
 }
 
@@ -84,8 +95,10 @@ static int with_database(const char *url, const char *cmd, const char *file, boo
                          const char *province)
 {
     int status = HV_CTL_FAILED;
+    hv_ctl_reconcile_result_t rec;
     PGconn *conn = hv_ctl_connect(url, stderr);
 
+    memset(&rec, 0, sizeof(rec));
     if (conn == NULL)
         goto done;
     if (strcmp(cmd, "migrate") == 0)
@@ -97,9 +110,14 @@ static int with_database(const char *url, const char *cmd, const char *file, boo
     else if (strcmp(cmd, "targets-import") == 0)
         status = hv_ctl_targets_import(conn, file, stdout, stderr);
     else
-        status = hv_ctl_reconcile(conn, repair, stdout, stderr);
+        status = hv_ctl_reconcile(conn, repair, &rec, stdout, stderr);
 done:
     PQfinish(conn);
+    /* A reconcile with --metrics-file reports every run, a failed connection too
+     * (hocvu_reconcile_success 0), so an alert sees a run that could not check anything. */
+    if (strcmp(cmd, "reconcile") == 0 && file != NULL &&
+        hv_ctl_reconcile_metrics(file, &rec, (double)time(NULL), stderr) < 0)
+        status = HV_CTL_FAILED;
     if (fflush(stdout) != 0 && status == HV_CTL_OK)
         status = HV_CTL_FAILED;
     return status;
@@ -228,14 +246,20 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "reconcile") == 0) {
         bool repair = false;
+        const char *metrics_file = NULL;
 
         for (int k = 0; k < nargs; k++) {
-            if (strcmp(args[k], "--repair") == 0)
+            if (strcmp(args[k], "--repair") == 0) {
                 repair = true;
-            else
+            } else if (strcmp(args[k], "--metrics-file") == 0) {
+                if (k + 1 >= nargs)
+                    return usage_error("option requires an argument", args[k]);
+                metrics_file = args[++k];
+            } else {
                 return usage_error("unknown reconcile argument", args[k]);
+            }
         }
-        return with_database(url, "reconcile", NULL, repair, NULL);
+        return with_database(url, "reconcile", metrics_file, repair, NULL);
     }
     if (strcmp(cmd, "wards") == 0) {
         if (nargs == 0)

@@ -16,7 +16,7 @@
 
 /* Exit statuses of hocvuctl. */
 #define HV_CTL_OK 0
-#define HV_CTL_FAILED 1 /* an error, or reconcile found drift */
+#define HV_CTL_FAILED 1 /* an error, or reconcile found drift it did not repair */
 #define HV_CTL_USAGE 2
 
 /*
@@ -117,10 +117,26 @@ int hv_ctl_report_freeze(PGconn *conn, const char *as_of, const char *year_arg, 
 /* Recomputes a stored report's digest and prints how the same as_of computed now differs.
  * HV_CTL_OK if and only if the digest matches. */
 int hv_ctl_report_verify(PGconn *conn, const char *id, FILE *out, FILE *errf);
-/* Compares stored counters and attribution with those recomputed from the certificates and
- * prints every difference. With repair, rewrites them in one transaction. Returns HV_CTL_FAILED
- * whenever a difference was found, repaired or not. */
-int hv_ctl_reconcile(PGconn *conn, bool repair, FILE *out, FILE *errf);
+/* What one reconcile run found, for its metrics file (hv_ctl_reconcile_metrics). */
+typedef struct hv_ctl_reconcile_result {
+    long long counter_rows;   /* counter rows that differed from the certificates */
+    long long persons;        /* persons whose attribution differed */
+    long long cohort_figures; /* cohort figures (counts, sizes, memberships) that differed */
+    bool repaired;            /* --repair rewrote them and nothing differs any more */
+    bool completed;           /* the comparison ran to its end (no database error) */
+} hv_ctl_reconcile_result_t;
+
+/* Compares stored counters, attribution and cohort figures with those recomputed from the
+ * certificates and prints every difference. With repair, rewrites them in one transaction and
+ * checks that nothing differs before committing. Returns HV_CTL_OK when nothing differed or the
+ * repair fixed every difference, else HV_CTL_FAILED (CONTRACT §3). Fills *result (never NULL). */
+int hv_ctl_reconcile(PGconn *conn, bool repair, hv_ctl_reconcile_result_t *result, FILE *out,
+                     FILE *errf);
+/* Writes the result as Prometheus text (node_exporter's textfile collector) to path, atomically
+ * (a temporary file renamed over it). now is the run's end in Unix seconds. Returns 0, or -1
+ * after printing the reason to errf. */
+int hv_ctl_reconcile_metrics(const char *path, const hv_ctl_reconcile_result_t *result, double now,
+                             FILE *errf);
 /* Prints "whsec_" + base64 of 32 fresh random bytes and a newline. Needs no database. */
 int hv_ctl_gen_secret(FILE *out, FILE *errf);
 

@@ -60,6 +60,8 @@ typedef struct hv_metrics_gauges {
     uint64_t connections, slow_cut;
     uint64_t request_bytes, request_bytes_budget; /* held by the front, and its bound */
     uint64_t refused_budget, refused_connections; /* front refusals for either bound */
+    uint64_t queue_events, queue_limit; /* events waiting for Redis or PostgreSQL, and the bound
+                                           (HOCVU_QUEUE_MAX per loop), summed over the loops */
 } hv_metrics_gauges_t;
 
 /* Renders the sum of n workers' metrics and the gauges in the Prometheus text format 0.0.4. */

@@ -62,7 +62,8 @@ struct hv_worker {
     int n_streams;               /* atomic: read by other workers' /metrics */
     struct event *stream_ev;     /* periodic SSE push */
     int inflight;                /* requests waiting on Redis or PostgreSQL */
-    int admitted;                /* events of those requests (a batch counts its lines) */
+    int admitted;                /* events of those requests (a batch counts its lines); stored
+                                    atomically, read by other workers' /metrics */
     int queue_max;               /* most admitted events; beyond, 503 overloaded */
     bool draining;
     bool closing; /* tearing down: callbacks must not start new work */

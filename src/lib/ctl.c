@@ -28,6 +28,7 @@
 #include "hocvu/ward.h"
 #include <jansson.h>
 #include <time.h>
+#include <unistd.h>
 
 #define HV_WARD_CODES 100000 /* 5-digit codes: 00000..99999 */
 #define HV_MAX_INT_DIGITS 18 /* fits int64 */
@@ -916,13 +917,34 @@ static int repair(PGconn *conn, FILE *errf)
     return 0;
 }
 
-int hv_ctl_reconcile(PGconn *conn, bool do_repair, FILE *out, FILE *errf)
+/* Counts what still differs after a repair, inside its transaction. Returns the count, or -1
+ * after printing. */
+static long long remaining_drift(PGconn *conn, FILE *errf)
+{
+    long long n;
+    PGresult *res = hv_ctl_exec(conn,
+                                "SELECT (SELECT count(*) FROM hv_counter_drift) + "
+                                "(SELECT count(*) FROM hv_attribution_drift) + "
+                                "(SELECT count(*) FROM hv_cohort_drift)",
+                                0, NULL, PGRES_TUPLES_OK, "could not check the repair", errf);
+
+    if (res == NULL)
+        return -1;
+    n = atoll(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return n;
+}
+
+int hv_ctl_reconcile(PGconn *conn, bool do_repair, hv_ctl_reconcile_result_t *result, FILE *out,
+                     FILE *errf)
 {
     static const char what[] = "could not reconcile";
     int status = HV_CTL_FAILED;
     PGresult *drift = NULL, *attr = NULL, *totals = NULL, *cohorts = NULL;
     int ndrift, ncohorts;
-    long long nattr;
+    long long nattr, left;
+
+    memset(result, 0, sizeof(*result));
 
     /* A read-only check sees one consistent snapshot; a repair first stops the writers (readers
      * go on) so that what it prints is what it fixes. */
@@ -962,6 +984,9 @@ int hv_ctl_reconcile(PGconn *conn, bool do_repair, FILE *out, FILE *errf)
 
     ndrift = PQntuples(drift);
     nattr = atoll(PQgetvalue(attr, 0, 0));
+    result->counter_rows = ndrift;
+    result->persons = nattr;
+    result->cohort_figures = PQntuples(cohorts);
     for (int i = 0; i < ndrift; i++)
         fprintf(out,
                 "ward=%s group=%s day=%s adults stored=%s expected=%s total stored=%s "
@@ -990,6 +1015,7 @@ int hv_ctl_reconcile(PGconn *conn, bool do_repair, FILE *out, FILE *errf)
             goto done;
         fprintf(out, "no drift: %s certified persons, %s adults\n", PQgetvalue(totals, 0, 0),
                 PQgetvalue(totals, 0, 1));
+        result->completed = true;
         status = HV_CTL_OK;
         goto done;
     }
@@ -998,14 +1024,25 @@ int hv_ctl_reconcile(PGconn *conn, bool do_repair, FILE *out, FILE *errf)
     if (ncohorts > 0)
         fprintf(out, "drift: %d cohort figures differ from the memberships\n", ncohorts);
     if (!do_repair) {
-        hv_ctl_exec_command(conn, "COMMIT", what, errf);
+        if (hv_ctl_exec_command(conn, "COMMIT", what, errf) == 0)
+            result->completed = true;
         fprintf(out, "run hocvuctl reconcile --repair to rewrite them from the certificates\n");
+        goto done; /* drift found: exit 1 (CONTRACT §3) */
+    }
+    /* The repair is checked by the same views before it commits: exit 0 only when nothing
+     * differs any more (a difference that remains is printed and exits 1). */
+    if (repair(conn, errf) < 0 || (left = remaining_drift(conn, errf)) < 0 ||
+        hv_ctl_exec_command(conn, "COMMIT", what, errf) < 0)
+        goto done;
+    result->completed = true;
+    if (left > 0) {
+        fprintf(out, "repair incomplete: %lld differences remain\n", left);
         goto done;
     }
-    if (repair(conn, errf) < 0 || hv_ctl_exec_command(conn, "COMMIT", what, errf) < 0)
-        goto done;
+    result->repaired = true;
     fprintf(out, "repaired: counters and attribution rewritten (%s certified persons, %s adults)\n",
             PQgetvalue(totals, 0, 0), PQgetvalue(totals, 0, 1));
+    status = HV_CTL_OK;
 done:
     PQclear(drift);
     PQclear(attr);
@@ -1013,6 +1050,56 @@ done:
     PQclear(cohorts);
     hv_ctl_rollback(conn);
     return status;
+}
+
+int hv_ctl_reconcile_metrics(const char *path, const hv_ctl_reconcile_result_t *r, double now,
+                             FILE *errf)
+{
+    char tmp[4096];
+    FILE *f;
+    int n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+
+    if (n < 0 || (size_t)n >= sizeof(tmp)) {
+        fprintf(errf, "hocvuctl: metrics file path too long: %s\n", path);
+        return -1;
+    }
+    f = fopen(tmp, "w");
+    if (f == NULL) {
+        fprintf(errf, "hocvuctl: cannot write %s: %s\n", tmp, strerror(errno));
+        return -1;
+    }
+    /* Prometheus text; the drift figures are those found before any repair. */
+    fprintf(f,
+            "# HELP hocvu_reconcile_drift_rows Counter rows and persons that differed from the "
+            "certificates at the last reconcile (before any repair).\n"
+            "# TYPE hocvu_reconcile_drift_rows gauge\n"
+            "hocvu_reconcile_drift_rows %lld\n"
+            "# HELP hocvu_reconcile_cohort_drift Cohort figures that differed from the memberships "
+            "at the last reconcile (before any repair).\n"
+            "# TYPE hocvu_reconcile_cohort_drift gauge\n"
+            "hocvu_reconcile_cohort_drift %lld\n"
+            "# HELP hocvu_reconcile_repaired 1 if the last reconcile repaired every difference.\n"
+            "# TYPE hocvu_reconcile_repaired gauge\n"
+            "hocvu_reconcile_repaired %d\n"
+            "# HELP hocvu_reconcile_success 1 if the last reconcile ran to its end.\n"
+            "# TYPE hocvu_reconcile_success gauge\n"
+            "hocvu_reconcile_success %d\n"
+            "# HELP hocvu_reconcile_last_run_timestamp_seconds When the last reconcile ended.\n"
+            "# TYPE hocvu_reconcile_last_run_timestamp_seconds gauge\n"
+            "hocvu_reconcile_last_run_timestamp_seconds %.3f\n",
+            r->counter_rows + r->persons, r->cohort_figures, r->repaired ? 1 : 0,
+            r->completed ? 1 : 0, now);
+    if (ferror(f) | (fclose(f) != 0)) {
+        fprintf(errf, "hocvuctl: cannot write %s: %s\n", tmp, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    if (rename(tmp, path) != 0) {
+        fprintf(errf, "hocvuctl: cannot rename %s to %s: %s\n", tmp, path, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
 }
 
 int hv_ctl_gen_secret(FILE *out, FILE *errf)

@@ -106,6 +106,8 @@ void hv_handle_metrics(hv_req_t *r)
         g.writer_retries += ws.retries;
         g.writer_failures += ws.failures;
         g.stream_clients += __atomic_load_n(&w->n_streams, __ATOMIC_RELAXED);
+        g.queue_events += (uint64_t)__atomic_load_n(&w->admitted, __ATOMIC_RELAXED);
+        g.queue_limit += (uint64_t)w->queue_max;
         g.connections += hv_front_open(w->front);
         g.slow_cut += hv_front_cut(w->front);
     }

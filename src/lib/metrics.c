@@ -215,9 +215,17 @@ void hv_metrics_render(hv_buf_t *out, hv_metrics_t *const *workers, int n,
                   "hocvu_http_refused_total{limit=\"connections\"} %llu\n"
                   "# HELP hocvu_redis_stalled Whether Redis is connected but not answering in "
                   "time, and left out of the fast path (1) or not (0).\n"
-                  "# TYPE hocvu_redis_stalled gauge\nhocvu_redis_stalled %d\n",
+                  "# TYPE hocvu_redis_stalled gauge\nhocvu_redis_stalled %d\n"
+                  "# HELP hocvu_writer_queue_events Events waiting for Redis or PostgreSQL, over "
+                  "all event loops.\n"
+                  "# TYPE hocvu_writer_queue_events gauge\nhocvu_writer_queue_events %llu\n"
+                  "# HELP hocvu_writer_queue_limit_events The bound of that queue "
+                  "(HOCVU_QUEUE_MAX per event loop); beyond it ingest answers 503 overloaded.\n"
+                  "# TYPE hocvu_writer_queue_limit_events gauge\n"
+                  "hocvu_writer_queue_limit_events %llu\n",
                   (unsigned long long)g->connections, (unsigned long long)g->slow_cut,
                   (unsigned long long)g->request_bytes, (unsigned long long)g->request_bytes_budget,
                   (unsigned long long)g->refused_budget, (unsigned long long)g->refused_connections,
-                  g->redis_stalled);
+                  g->redis_stalled, (unsigned long long)g->queue_events,
+                  (unsigned long long)g->queue_limit);
 }

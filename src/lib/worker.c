@@ -105,13 +105,14 @@ bool hv_worker_admit(hv_worker_t *w, int n)
 {
     if (w->admitted + n > w->queue_max)
         return false;
-    w->admitted += n;
+    /* Only this loop writes it; other loops' /metrics read it (atomically). */
+    __atomic_store_n(&w->admitted, w->admitted + n, __ATOMIC_RELAXED);
     return true;
 }
 
 void hv_worker_unadmit(hv_worker_t *w, int n)
 {
-    w->admitted -= n;
+    __atomic_store_n(&w->admitted, w->admitted - n, __ATOMIC_RELAXED);
 }
 
 void hv_worker_sync_live(hv_worker_t *w)

@@ -469,6 +469,7 @@ describe('figures', () => {
         assert.match(r.stdout, /^cohort=SO-GD group=official day=\S+ certified stored=\d+ expected=\d+$/m);
         assert.match(r.stdout, /drift: \d+ cohort figures differ from the memberships/);
         const fix = hocvuctl(dbUrl, 'reconcile', '--repair');
+        assert.equal(fix.status, 0, 'a repair that fixed everything exits 0 (CONTRACT §3): ' + fix.stdout + fix.stderr);
         assert.match(fix.stdout, /repaired/);
         const again = hocvuctl(dbUrl, 'reconcile');
         assert.equal(again.status, 0, again.stdout);

@@ -271,17 +271,34 @@ check "corrupted counter: exit 1 and the difference printed" \
           contains "$OUT" "ward=31135 group=citizen day=2026-10-10 adults stored=5 expected=1 total stored=6 expected=2"'
 q "UPDATE persons SET cert_id = 'C4', ward = '31147', grp = 3 WHERE person = decode(repeat('aa',32), 'hex')" >/dev/null
 q "INSERT INTO counters VALUES ('31183', 4, date '2026-01-01', 3, 0, 1)" >/dev/null
-run "$CTL" reconcile
+PROM="$TMP/reconcile.prom"
+run "$CTL" reconcile --metrics-file "$PROM"
 check "corrupted attribution and a phantom counter are reported" \
     eval '[ $RC = 1 ] && contains "$OUT" "attribution differs for 1 persons" &&
           contains "$OUT" "ward=31183 group=worker day=2026-01-01 adults stored=0 expected=0 total stored=1 expected=0" &&
           ! contains "$OUT" "aaaaaaaa"'
-run "$CTL" reconcile --repair
-check "reconcile --repair fixes the drift and still exits 1" \
-    eval '[ $RC = 1 ] && contains "$OUT" "repaired"'
+PROMTEXT=$(cat "$PROM")
+check "--metrics-file records the drift found (2 rows + 1 person), not repaired, run completed" \
+    eval 'contains "$PROMTEXT" "hocvu_reconcile_drift_rows 3" &&
+          contains "$PROMTEXT" "hocvu_reconcile_repaired 0" &&
+          contains "$PROMTEXT" "hocvu_reconcile_success 1" &&
+          contains "$PROMTEXT" "hocvu_reconcile_last_run_timestamp_seconds " &&
+          { ! command -v promtool >/dev/null || promtool check metrics <"$PROM" >/dev/null 2>&1; }'
+run "$CTL" reconcile --repair --metrics-file "$PROM"
+PROMTEXT=$(cat "$PROM")
+check "reconcile --repair fixes the drift and exits 0 (CONTRACT §3)" \
+    eval '[ $RC = 0 ] && contains "$OUT" "repaired:" && contains "$PROMTEXT" "hocvu_reconcile_repaired 1" &&
+          contains "$PROMTEXT" "hocvu_reconcile_drift_rows 3"'
 run "$CTL" reconcile
 check "reconcile after repair: no drift" \
     eval '[ $RC = 0 ] && [ "$OUT" = "no drift: 2 certified persons, 1 adults" ]'
+run "$CTL" --database-url "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2" reconcile --metrics-file "$PROM"
+PROMTEXT=$(cat "$PROM")
+check "--metrics-file reports a run that could not connect (success 0, exit 1)" \
+    eval '[ $RC = 1 ] && contains "$PROMTEXT" "hocvu_reconcile_success 0"'
+run "$CTL" reconcile --metrics-file "$TMP/no/such/dir/x.prom"
+check "--metrics-file in a missing directory: exit 1 with the reason" \
+    eval '[ $RC = 1 ] && contains "$ERR" "cannot write"'
 COUNTERS=$(q "SELECT string_agg(concat_ws('/', ward, grp, day, shard, adults, total), ' ') FROM counters")
 AA_CERT=$(q "SELECT cert_id FROM persons WHERE person = decode(repeat('aa', 32), 'hex')")
 check "repair rewrote the counters into shard 0 and restored the attribution" \

@@ -24,7 +24,12 @@ const secret = genSecret();
 before(async () => {
     const pg = await sharedPostgres();
     const redis = await sharedRedis();
-    srv = await startHocvud({ dbUrl: await newDatabase(pg), redisUrl: redis.url, secrets: [secret] });
+    srv = await startHocvud({
+        dbUrl: await newDatabase(pg),
+        redisUrl: redis.url,
+        secrets: [secret],
+        env: { HOCVU_THREADS: '2', HOCVU_QUEUE_MAX: '1234' },
+    });
 });
 
 after(async () => {
@@ -91,6 +96,9 @@ test('the metrics page passes promtool check metrics before and after traffic', 
     assert.equal(m.get('hocvu_postgres_up'), 1);
     assert.equal(m.get('hocvu_redis_up'), 1);
     assert.ok(m.get('hocvu_snapshot_age_seconds') >= 0 && m.get('hocvu_snapshot_age_seconds') < 3);
+    // The writer queue and its bound (the alert rules compare them): idle now, 2 loops x 1234.
+    assert.equal(m.get('hocvu_writer_queue_events'), 0);
+    assert.equal(m.get('hocvu_writer_queue_limit_events'), 2468);
     await waitFor(async () => samples(await metrics()).get('hocvu_certified_persons') >= 1, {
         what: 'the certified gauge to follow the snapshot',
     });
