@@ -126,9 +126,9 @@ static const opt_def_t opts[O_COUNT] = {
     [O_JURISDICTION] = {"HOCVU_JURISDICTION", "--jurisdiction", OPT_STRING, "Cần Thơ", 0, 0,
                         "the name the dashboard and the reports are titled with (a province, "
                         "city or commune)"},
-    [O_CONFIG_FILE] = {"HOCVU_CONFIG_FILE", "--config", OPT_STRING, "", 0, 0,
+    [O_CONFIG_FILE] = {"HOCVU_CONFIG_FILE", "--config-file", OPT_STRING, "", 0, 0,
                        "file of VAR=value lines applied over the environment; re-read on SIGHUP, "
-                       "but a new path needs a restart"},
+                       "but a new path needs a restart (--config is an older spelling)"},
 };
 
 static void print_help(void)
@@ -163,6 +163,9 @@ static int find_flag(const char *arg, const char **inline_val)
     size_t n = eq ? (size_t)(eq - arg) : strlen(arg);
 
     *inline_val = eq ? eq + 1 : NULL;
+    /* The one alias: --config, the flag's name before it followed the rule (kept working). */
+    if (n == 8 && strncmp(arg, "--config", 8) == 0)
+        return O_CONFIG_FILE;
     for (int i = 0; i < O_COUNT; i++)
         if (strlen(opts[i].flag) == n && strncmp(arg, opts[i].flag, n) == 0)
             return i;
@@ -393,9 +396,13 @@ static hv_config_status_t hv_config_load_with(hv_config_t *cfg, int argc, char *
     /* The config file sits between the environment and the flags: find it first. */
     const char *file = val[O_CONFIG_FILE];
     for (int a = 1; a < argc; a++) {
-        if (strncmp(argv[a], "--config=", 9) == 0)
-            file = argv[a] + 9;
-        else if (strcmp(argv[a], "--config") == 0 && a + 1 < argc)
+        const char *inline_val;
+
+        if (find_flag(argv[a], &inline_val) != O_CONFIG_FILE)
+            continue;
+        if (inline_val)
+            file = inline_val;
+        else if (a + 1 < argc)
             file = argv[a + 1];
     }
     if (file && file[0]) {

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 
@@ -59,6 +60,31 @@ test('hocvud --help documents every setting', () => {
     }
     for (const f of ['--listen', '--database-url', '--webhook-secrets', '--id-pepper']) {
         assert.ok(help.includes(f), `--help mentions ${f}`);
+    }
+});
+
+test('every setting\'s flag is its variable without HOCVU_, lower case, _ as - (the README\'s rule)', () => {
+    const help = run(HOCVUD, ['--help']).out;
+    const rows = [...help.matchAll(/^\s+(--[a-z0-9-]+)\s+(HOCVU_[A-Z0-9_]+)\s/gm)];
+    assert.ok(rows.length >= 25, `--help lists the settings (${rows.length} found)`);
+    for (const [, flag, env] of rows) {
+        assert.equal(flag, `--${env.slice(6).toLowerCase().replaceAll('_', '-')}`, `${env}'s flag`);
+    }
+});
+
+test('--config-file and its older spelling --config both load the file', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hocvu-cfg-'));
+    try {
+        const file = path.join(dir, 'hocvud.conf');
+        // A bad line: hocvud must stop at start naming the file's line, whichever flag named it.
+        fs.writeFileSync(file, 'HOCVU_TARGET=12\nnot a setting\n');
+        for (const args of [['--config-file', file], [`--config-file=${file}`], ['--config', file], [`--config=${file}`]]) {
+            const r = run(HOCVUD, args, await baseEnv());
+            assert.notEqual(r.status, 0, `${args.join(' ')}: ${r.out}`);
+            assert.match(r.out, /hocvud\.conf:2/, `${args.join(' ')} read the file: ${r.out}`);
+        }
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
     }
 });
 
