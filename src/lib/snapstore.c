@@ -211,6 +211,55 @@ hv_cohortset_t *hv_cohorts_acquire(hv_snapstore_t *st)
     return c;
 }
 
+/* When the figures with this hash first appeared, from the read_state row `which` (1 the
+ * snapshot, 2 the cohort figures) shared by every instance (sql/008): the stored time when the
+ * stored hash is this one, else now, written there for the others and the next start. On a
+ * read-only connection (a replica) the row is only read. Falls back to now when the table cannot be
+ * read (logged). */
+static int64_t shared_as_of(hv_snapstore_t *st, int which, uint64_t hash, int64_t now)
+{
+    char h[24], t[24], w[4];
+    const char *params[3] = {h, t, w};
+    int64_t as_of = now;
+    PGresult *res;
+
+    snprintf(h, sizeof(h), "%lld", (long long)hash); /* bigint: the same 64 bits, signed */
+    snprintf(t, sizeof(t), "%lld", (long long)now);
+    snprintf(w, sizeof(w), "%d", which);
+    res = PQexecParams(st->conn,
+                       "WITH up AS (INSERT INTO read_state AS s (id, data_hash, as_of) "
+                       "VALUES ($3, $1, $2) ON CONFLICT (id) DO UPDATE SET data_hash = "
+                       "EXCLUDED.data_hash, as_of = EXCLUDED.as_of WHERE s.data_hash <> "
+                       "EXCLUDED.data_hash RETURNING as_of) "
+                       "SELECT as_of FROM up UNION ALL SELECT as_of FROM read_state "
+                       "WHERE id = $3 AND NOT EXISTS (SELECT 1 FROM up)",
+                       3, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        bool read_only = state && strcmp(state, "25006") == 0;
+
+        PQclear(res);
+        if (!read_only) {
+            log_down(st, "read_state query failed", PQerrorMessage(st->conn));
+            return now;
+        }
+        const char *ro_params[2] = {h, w};
+
+        res =
+            PQexecParams(st->conn, "SELECT as_of FROM read_state WHERE data_hash = $1 AND id = $2",
+                         2, NULL, ro_params, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+            log_down(st, "read_state query failed", PQerrorMessage(st->conn));
+            PQclear(res);
+            return now;
+        }
+    }
+    if (PQntuples(res) == 1)
+        as_of = int_or(res, 0, 0, now);
+    PQclear(res);
+    return as_of;
+}
+
 /* Rebuilds the cohort set when what it is built from moved: the cohort versions (imports,
  * member lists, writers' cohort figures), the targets (thash) or the year. Like the counters, a
  * full rebuild at least every HV_SNAPSHOT_FULL_EVERY_MS. */
@@ -234,9 +283,11 @@ static void refresh_cohorts(hv_snapstore_t *st, uint64_t thash, int year, int64_
     }
     pthread_mutex_lock(&st->lock);
     hv_cohortset_t *old = st->cohorts;
-    /* Unchanged figures keep their as_of. */
+    /* Unchanged figures keep their as_of, across restarts and instances too. */
     if (old && mark == st->cohort_mark)
         next->as_of = old->as_of;
+    else
+        next->as_of = shared_as_of(st, 2, mark, now);
     st->cohorts = next;
     st->build_s[1] = (double)(hv_mono_us() - t0) / 1e6;
     pthread_mutex_unlock(&st->lock);
@@ -318,8 +369,8 @@ static int refresh(hv_snapstore_t *st)
         /* Nothing changed: keep the old snapshot, its as_of and its ETags. */
         hv_wardtab_free(wards);
     } else {
-        next =
-            hv_snapshot_build(wards, rows, n, targets, n_targets, st->cfg->target, year, now, hash);
+        next = hv_snapshot_build(wards, rows, n, targets, n_targets, st->cfg->target, year,
+                                 shared_as_of(st, 1, hash, now), hash);
     }
     free(rows);
     free(targets);
