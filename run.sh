@@ -2,7 +2,11 @@
 # run.sh - runs hocvu locally in one command: installs what is missing, builds, starts a private
 # PostgreSQL and Redis under ./.run/, loads the Cần Thơ wards, and runs hocvud in the
 # foreground. Ctrl-C stops everything. Data, the webhook secret and the pepper stay in .run/
-# for the next run; `./run.sh --reset` starts from scratch.
+# for the next run; `./run.sh --reset` starts from scratch. `. .run/env` gives another shell
+# hocvuctl on PATH and this database (HOCVU_DATABASE_URL and the pepper).
+#
+# One run per directory: a second ./run.sh beside a running one is refused before it touches
+# anything, and run.sh only ever stops the servers it started itself.
 #
 # Usage: ./run.sh [--reset] [--province CODE] [--jurisdiction NAME]
 #   --province CODE      the province whose units are loaded from the national list
@@ -12,12 +16,13 @@
 #                        else the province's name from the list)
 # Settings: HOCVU_LISTEN (default 127.0.0.1:8080) and any other HOCVU_* variable pass through
 # to hocvud; HOCVU_RUN_PGPORT / HOCVU_RUN_REDISPORT pick the private ports (default: the first
-# free from 55433 / 56380).
+# free from 55433 / 56380); HOCVU_RUN_DIR (default ./.run) and HOCVU_RUN_BUILD_DIR (default
+# ./build) move the state and the build.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$ROOT"
-RUN=$ROOT/.run
-BUILD=$ROOT/build
+RUN=${HOCVU_RUN_DIR:-$ROOT/.run}
+BUILD=${HOCVU_RUN_BUILD_DIR:-$ROOT/build}
 
 RESET=0
 PROVINCE=92
@@ -60,16 +65,42 @@ EXAMPLE_WARD=31135
 if [[ "$PROVINCE" != 92 ]]; then
     EXAMPLE_WARD=$(awk -F, -v p="$PROVINCE" 'NR > 1 && $4 == p { print $1; exit }' "$NATIONAL")
 fi
-if [[ $RESET -eq 1 ]]; then
-    rm -rf "$RUN"
-fi
 
-scripts/deps.sh
-cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$BUILD" -j "$(nproc)"
-
+# --- one run per directory: the lock comes before anything is touched ------------------------
+# The lock is held on fd 9 for as long as this script runs; the servers it starts do not
+# inherit it (9>&- on each), so a server left behind by a killed run never holds it.
 mkdir -p "$RUN"
 chmod 755 "$RUN"
+exec 9>>"$RUN/lock"
+if ! flock -n 9; then
+    echo "run.sh: another ./run.sh is already running from $RUN (pid $(cat "$RUN/run.pid" 2>/dev/null || echo '?'));" \
+        "nothing was touched. Use that one (. $RUN/env for hocvuctl), or stop it with Ctrl-C first." >&2
+    exit 1
+fi
+echo $$ >"$RUN/run.pid"
+
+LISTEN=${HOCVU_LISTEN:-127.0.0.1:8080}
+URL="http://$LISTEN"
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# Ports are checked before anything starts or migrates (a listener with SO_REUSEPORT could
+# otherwise silently share a port with another service).
+if port_busy "${LISTEN##*:}"; then
+    echo "run.sh: $LISTEN is already in use; set HOCVU_LISTEN=127.0.0.1:PORT (nothing was started)" >&2
+    exit 1
+fi
+for var in HOCVU_RUN_PGPORT HOCVU_RUN_REDISPORT; do
+    if [[ -n "${!var:-}" ]] && port_busy "${!var}"; then
+        echo "run.sh: $var=${!var} is already in use (nothing was started)" >&2
+        exit 1
+    fi
+done
+
+scripts/deps.sh --run
+# A build dir of one's own (HOCVU_RUN_BUILD_DIR, e.g. the tests') keeps its configuration.
+if [[ -z "${HOCVU_RUN_BUILD_DIR:-}" || ! -f "$BUILD/CMakeCache.txt" ]]; then
+    cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+fi
+cmake --build "$BUILD" -j "$(nproc)"
 
 PGBINS=(/usr/lib/postgresql/*/bin)
 PGBIN=$(printf '%s\n' "${PGBINS[@]}" | sort -V | tail -n 1)
@@ -87,13 +118,22 @@ as_pg() {
         "$@"
     fi
 }
+as_pg_hint() { if [[ "$(id -u)" -eq 0 ]]; then echo "runuser -u postgres --"; fi; }
 PGHOME=$RUN/postgres
 if [[ "$(id -u)" -eq 0 ]] && ! runuser -u postgres -- test -x "$RUN"; then
     PGHOME=/var/tmp/hocvu-run-$(printf '%s' "$ROOT" | cksum | cut -d' ' -f1)
 fi
 PGDATA_DIR=$PGHOME/data
+if [[ $RESET -eq 1 ]]; then
+    if [[ -f "$PGDATA_DIR/postmaster.pid" ]] && as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" status >/dev/null 2>&1; then
+        echo "run.sh: --reset: a PostgreSQL is still running on $PGDATA_DIR (left by an earlier run);" \
+            "stop it first: $(as_pg_hint) $PGBIN/pg_ctl -D $PGDATA_DIR stop" >&2
+        exit 1
+    fi
+    find "$RUN" -mindepth 1 -maxdepth 1 ! -name lock ! -name run.pid -exec rm -rf {} +
+    [[ "$PGHOME" == "$RUN/postgres" ]] || rm -rf "$PGHOME"
+fi
 
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 free_port() {
     local port
     for port in $(seq "$1" $(($1 + 100))); do
@@ -108,21 +148,29 @@ free_port() {
 
 HOCVUD_PID=
 REDIS_PID=
+PG_STARTED=0
+# Stops what this run started, and nothing else.
 # shellcheck disable=SC2317 # called by the traps
 stop_all() {
+    local stopped=()
     trap - EXIT INT TERM
     if [[ -n "$HOCVUD_PID" ]] && kill -0 "$HOCVUD_PID" 2>/dev/null; then
         kill -TERM "$HOCVUD_PID" 2>/dev/null || true
         wait "$HOCVUD_PID" 2>/dev/null || true
+        stopped+=(hocvud)
     fi
-    if [[ -f "$PGDATA_DIR/postmaster.pid" ]]; then
+    if ((PG_STARTED)); then
         as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -m fast -w stop >/dev/null 2>&1 || true
+        stopped+=(PostgreSQL)
     fi
     if [[ -n "$REDIS_PID" ]]; then
         kill "$REDIS_PID" 2>/dev/null || true
         wait "$REDIS_PID" 2>/dev/null || true
+        stopped+=(Redis)
     fi
-    echo "run.sh: stopped hocvud, PostgreSQL and Redis (data kept in .run/)" >&2
+    if ((${#stopped[@]})); then
+        echo "run.sh: stopped ${stopped[*]} (data kept in $RUN)" >&2
+    fi
 }
 trap stop_all EXIT
 trap 'exit 130' INT
@@ -138,13 +186,17 @@ if [[ ! -f "$PGDATA_DIR/PG_VERSION" ]]; then
     as_pg "$PGBIN/initdb" -D "$PGDATA_DIR" -U postgres --auth=trust --encoding=UTF8 --locale=C \
         >"$RUN/initdb.log"
 fi
-# A server left running by a killed run (no trap ran) is stopped first, to know its port.
-if [[ -f "$PGDATA_DIR/postmaster.pid" ]]; then
-    as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -m fast -w stop >/dev/null 2>&1 || true
+# A server left running by a killed run (no trap ran) is not ours to stop: say how to.
+if [[ -f "$PGDATA_DIR/postmaster.pid" ]] && as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" status >/dev/null 2>&1; then
+    echo "run.sh: a PostgreSQL left by an earlier run is still running on $PGDATA_DIR" \
+        "(port $(sed -n 4p "$PGDATA_DIR/postmaster.pid")); nothing was touched. Stop it with:" \
+        "$(as_pg_hint) $PGBIN/pg_ctl -D $PGDATA_DIR stop" >&2
+    exit 1
 fi
 PGPORT=${HOCVU_RUN_PGPORT:-$(free_port 55433)}
+PG_STARTED=1
 as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -l "$PGHOME/postgres.log" -w -t 60 \
-    -o "-p $PGPORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=''" start >/dev/null
+    -o "-p $PGPORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=''" start >/dev/null 9>&-
 DBURL="postgresql://postgres@127.0.0.1:$PGPORT/hocvu"
 if ! psql -X -q -At -d "postgresql://postgres@127.0.0.1:$PGPORT/postgres" \
     -c "SELECT 1 FROM pg_database WHERE datname = 'hocvu'" | grep -q 1; then
@@ -155,7 +207,7 @@ fi
 REDISPORT=${HOCVU_RUN_REDISPORT:-$(free_port 56380)}
 mkdir -p "$RUN/redis"
 redis-server --port "$REDISPORT" --bind 127.0.0.1 --save '' --appendonly no \
-    --dir "$RUN/redis" >"$RUN/redis.log" 2>&1 &
+    --dir "$RUN/redis" >"$RUN/redis.log" 2>&1 9>&- &
 REDIS_PID=$!
 for _ in $(seq 50); do
     [[ "$(redis-cli -p "$REDISPORT" ping 2>/dev/null)" == PONG ]] && break
@@ -180,14 +232,26 @@ umask 077
 [[ -s "$RUN/id-pepper" ]] || openssl rand -base64 48 >"$RUN/id-pepper"
 umask 022
 SECRET=$(tr -d '[:space:]' <"$RUN/webhook-secret")
-
-LISTEN=${HOCVU_LISTEN:-127.0.0.1:8080}
-URL="http://$LISTEN"
-# Checked here because a listener with SO_REUSEPORT may silently share a port with another one.
+# Taken between the check above and now (the build can take a while)?
 if port_busy "${LISTEN##*:}"; then
-    echo "run.sh: $LISTEN is already in use; set HOCVU_LISTEN=127.0.0.1:PORT" >&2
+    echo "run.sh: $LISTEN was taken while building; set HOCVU_LISTEN=127.0.0.1:PORT" >&2
     exit 1
 fi
+
+# For another shell: `. .run/env` puts hocvuctl on PATH with this database and pepper.
+umask 077
+cat >"$RUN/env" <<ENV
+# Written by run.sh for the run it is serving. In another shell: . $RUN/env
+# then e.g.: hocvuctl reconcile
+export PATH="$BUILD:\$PATH"
+export HOCVU_DATABASE_URL='$DBURL'
+export HOCVU_REDIS_URL='redis://127.0.0.1:$REDISPORT/0'
+export HOCVU_JURISDICTION='$JURISDICTION'
+export HOCVU_ID_PEPPER='$(tr -d '\n' <"$RUN/id-pepper")'
+export HOCVU_URL='$URL'
+export HOCVU_SECRET='$SECRET'
+ENV
+umask 022
 
 # A ready-to-run example sender (bash, openssl and curl only), also printed below.
 cat >"$RUN/send-example.sh" <<EXAMPLE
@@ -220,8 +284,11 @@ cat <<EOF
 $([[ "$PROVINCE" == 92 ]] || echo "  targets:         none imported yet: the city target is HOCVU_TARGET until
                    hocvuctl targets import loads yours (deploy/examples/targets_commune_percent.csv)
 ")
+  hocvuctl in another terminal (on PATH, with this database and pepper):
+    . ${RUN#"$ROOT"/}/env && hocvuctl reconcile
+
   Send a signed example event (from another terminal):
-    .run/send-example.sh
+    ${RUN#"$ROOT"/}/send-example.sh
   or paste:
 $(sed -n '/^SECRET=/,$p' "$RUN/send-example.sh" | sed 's/^/    /')
 
@@ -232,7 +299,7 @@ EOF
 export HOCVU_LISTEN=$LISTEN HOCVU_DATABASE_URL=$DBURL HOCVU_JURISDICTION=$JURISDICTION
 export HOCVU_REDIS_URL="redis://127.0.0.1:$REDISPORT/0"
 HOCVU_WEBHOOK_SECRETS=$SECRET HOCVU_ID_PEPPER=$(tr -d '\n' <"$RUN/id-pepper") \
-    "$BUILD/hocvud" &
+    "$BUILD/hocvud" 9>&- &
 HOCVUD_PID=$!
 # wait returns when hocvud exits or a signal arrives (then the traps stop everything).
 status=0
