@@ -1,5 +1,6 @@
 // interop.test.mjs - events signed by the reference Standard Webhooks library (npm
-// `standardwebhooks`, as a real sender would) are accepted; the same library's messages with a
+// `standardwebhooks`, as a real sender would) and by the Svix SDK (npm `svix`, with its svix-
+// header names) are accepted; the same library's messages with a
 // tampered body, id or timestamp are not. Guards against two implementations of one mistake
 // (ours in the service and ours in lib/harness.mjs).
 
@@ -25,6 +26,14 @@ try {
     ({ Webhook } = createRequire(import.meta.url)('standardwebhooks'));
 } catch (err) {
     throw new Error(`npm module standardwebhooks missing (run scripts/deps.sh): ${err.message}`);
+}
+
+// The Svix SDK (npm `svix`), as a sender on Svix's platform signs: its own headers and code.
+let SvixWebhook;
+try {
+    ({ Webhook: SvixWebhook } = createRequire(import.meta.url)('svix'));
+} catch (err) {
+    throw new Error(`npm module svix missing (run scripts/deps.sh): ${err.message}`);
 }
 
 let srv;
@@ -144,5 +153,35 @@ test('svix-id, svix-timestamp and svix-signature are accepted as aliases; webhoo
         });
         assert.equal(webhookWrong.status, 401, webhookWrong.text);
         assert.equal(webhookWrong.json?.code, 'invalid_signature');
+    });
+});
+
+// A sender using the Svix SDK: it signs with its own code and sends only the svix- headers.
+test('events signed by the Svix SDK (npm svix) with svix- headers only are accepted; both libraries agree', async () => {
+    await withLogs(srv, async () => {
+        const payload = JSON.stringify(event());
+        const id = newMessageId();
+        const when = new Date();
+        const sx = new SvixWebhook(secrets[0]);
+        const signature = sx.sign(id, when, payload);
+        const ts = String(Math.floor(when.getTime() / 1000));
+        const r = await postEvent(srv.url, {
+            body: payload,
+            headers: { 'webhook-id': null, 'webhook-timestamp': null, 'webhook-signature': null, 'svix-id': id, 'svix-timestamp': ts, 'svix-signature': signature },
+        });
+        assert.equal(r.status, 200, r.text);
+        assert.equal(r.json.status, 'accepted');
+
+        // The two libraries sign the same message alike, so either verifies the other's.
+        const std = libraryHeaders(secrets[0], id, payload, when);
+        assert.deepEqual(sx.verify(payload, { 'svix-id': id, 'svix-timestamp': String(std.ts), 'svix-signature': std.signature }), JSON.parse(payload));
+
+        // A body changed after the Svix signature: refused like any other.
+        const tampered = await postEvent(srv.url, {
+            body: `${payload} `,
+            headers: { 'webhook-id': null, 'webhook-timestamp': null, 'webhook-signature': null, 'svix-id': id, 'svix-timestamp': ts, 'svix-signature': signature },
+        });
+        assert.equal(tampered.status, 401, tampered.text);
+        assert.equal(tampered.json.code, 'invalid_signature');
     });
 });
