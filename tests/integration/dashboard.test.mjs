@@ -1,8 +1,11 @@
 // dashboard.test.mjs - the page officials open (GET /) in a real browser (Debian's chromium,
 // headless, driven by playwright-core): it must show exactly what the API says, in Vietnamese
 // number format; filter wards by name without diacritics; sort; follow new events live over
-// SSE without a reload; fit a phone screen; and, when the read APIs need a token, ask for one
-// and poll. Leaves a desktop screenshot in the build dir (and docs/dashboard.png, see below).
+// SSE without a reload; fit a phone screen (every table scrolls sideways in its own box, every
+// column reachable, the page never wider than the screen); draw chart axis labels that never
+// overlap or repeat; and, when the read APIs need a token, ask for one and poll. The page marks
+// html[data-state="ready"] once the API's numbers are on it: every test waits for that, not for
+// particular elements. Leaves a desktop screenshot in the build dir (and docs/dashboard.png).
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -36,6 +39,9 @@ import {
 } from './lib/harness.mjs';
 
 const CHROMIUM = process.env.HOCVU_CHROMIUM || '/usr/bin/chromium';
+const DESKTOP = { viewport: { width: 1280, height: 1400 } };
+// A 390 px phone as Playwright emulates one: mobile viewport rules, touch, 3x pixels.
+const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 3, isMobile: true, hasTouch: true };
 const GROUPS = ['citizen', 'official', 'student', 'worker'];
 const DAY_MS = 86400000;
 
@@ -187,8 +193,9 @@ describe('dashboard in a browser', () => {
         await locked?.stop();
     });
 
-    async function openPage(url, viewport = { width: 1280, height: 1400 }) {
-        const context = await browser.newContext({ viewport, locale: 'vi-VN', timezoneId: 'Asia/Ho_Chi_Minh' });
+    // Opens the page; unless told not to, waits until it says its data is shown.
+    async function openPage(url, { device = DESKTOP, ready = true } = {}) {
+        const context = await browser.newContext({ ...device, locale: 'vi-VN', timezoneId: 'Asia/Ho_Chi_Minh' });
         const page = await context.newPage();
         page.on('pageerror', (err) => pageErrors.push(`${url}: ${err.message}`));
         page.on('console', (msg) => {
@@ -196,7 +203,18 @@ describe('dashboard in a browser', () => {
             if (msg.type() === 'error' && !/status of 401/.test(msg.text())) pageErrors.push(`${url}: console: ${msg.text()}`);
         });
         await page.goto(url);
+        if (ready) await waitReady(page);
         return { page, context };
+    }
+
+    // html[data-state="ready"]: the first answers from the API (or, after a year switch or a
+    // token, the new ones) are on the page.
+    async function waitReady(page, timeout = 10000) {
+        try {
+            await page.waitForSelector('html[data-state="ready"]', { state: 'attached', timeout });
+        } catch {
+            assert.fail(`the page never became ready: html[data-state=${JSON.stringify(await page.getAttribute('html', 'data-state'))}]`);
+        }
     }
 
     async function expectCsvDownload(page) {
@@ -226,7 +244,7 @@ describe('dashboard in a browser', () => {
             assert.equal(await page.title(), 'Bình dân học vụ số — Cần Thơ');
             assert.equal(await page.getAttribute('html', 'lang'), 'vi');
             const p = await getJson(`${srv.url}/v1/progress`);
-            await expectText(page, '#city-adults', viInt(p.certified_adults));
+            assert.equal((await text(page, '#city-adults')).trim(), viInt(p.certified_adults));
             assert.equal((await text(page, '#city-target')).trim(), '996.000');
             assert.equal((await text(page, '#city-percent')).trim(), viPct(p.percent));
             assert.equal((await text(page, '#city-remaining')).trim(), viInt(p.remaining));
@@ -234,7 +252,6 @@ describe('dashboard in a browser', () => {
             for (const g of GROUPS) assert.equal((await text(page, `#group-${g}`)).trim(), viInt(p.by_group[g]), g);
             // The year's targets by group, each with its progress.
             assert.equal(p.targets.length, 3);
-            await page.waitForFunction((n) => document.querySelectorAll('#targets-list li').length === n, p.targets.length);
             const shown = await page.$$eval('#targets-list li', (lis) =>
                 lis.map((li) => [li.dataset.group, li.dataset.measure, li.querySelector('.num').textContent]),
             );
@@ -246,7 +263,6 @@ describe('dashboard in a browser', () => {
 
             // The table: every ward, ranked as the API ranks them, with the API's numbers.
             const { wards: list } = await getJson(`${srv.url}/v1/wards`);
-            await page.waitForFunction(() => document.querySelectorAll('#ward-table tbody tr[data-code]').length === 103);
             const rows = await page.$$eval('#ward-table tbody tr[data-code]', (trs) =>
                 trs.map((tr) => ({ code: tr.dataset.code, cells: [...tr.cells].map((td) => td.textContent.trim()) })),
             );
@@ -278,16 +294,13 @@ describe('dashboard in a browser', () => {
 
             // The chart draws one bar per day of the default series.
             const series = await getJson(`${srv.url}/v1/timeseries`);
-            await page.waitForFunction(
-                (n) => document.querySelectorAll('#chart rect.bar-new').length === n,
-                series.points.length,
-            );
+            assert.equal(await page.locator('#chart rect.bar-new').count(), series.points.length);
             assert.equal(await page.locator('#chart path.line-cum').count(), series.points.length > 1 ? 1 : 0);
 
             await expectCsvDownload(page);
 
             // The reports panel: the frozen report with its digest and its downloads.
-            await page.waitForSelector(`#reports-table tr[data-id="${reportId}"]`);
+            assert.equal(await page.locator(`#reports-table tr[data-id="${reportId}"]`).count(), 1);
             const cells = await page.$$eval(`#reports-table tr[data-id="${reportId}"] td`, (tds) => tds.map((td) => td.textContent.trim()));
             assert.equal(cells[0], 'Báo cáo năm 2025');
             assert.equal(cells[1], '31/12/2025');
@@ -307,16 +320,16 @@ describe('dashboard in a browser', () => {
             assert.equal(years[0], String(p.year));
             if (p.year > 2025) {
                 const p25 = await getJson(`${srv.url}/v1/progress?year=2025`);
+                // The switch reloads everything: loading, then ready with the year's numbers.
                 await page.selectOption('#year', '2025');
-                await expectText(page, '#city-adults', viInt(p25.certified_adults));
+                await waitReady(page);
+                assert.equal((await text(page, '#city-adults')).trim(), viInt(p25.certified_adults));
                 assert.equal(await page.getAttribute('#csv-link', 'href'), 'v1/reports/wards.csv?year=2025');
                 const w25 = (await getJson(`${srv.url}/v1/wards?year=2025`)).wards;
-                await page.waitForFunction(
-                    (first) => document.querySelector('#ward-table tbody tr[data-code]')?.dataset.code === first,
-                    w25[0].code,
-                );
+                assert.equal(await page.getAttribute('#ward-table tbody tr[data-code]', 'data-code'), w25[0].code);
                 await page.selectOption('#year', String(p.year));
-                await expectText(page, '#city-adults', viInt(p.certified_adults));
+                await waitReady(page);
+                assert.equal((await text(page, '#city-adults')).trim(), viInt(p.certified_adults));
             }
 
             await context.close();
@@ -326,11 +339,11 @@ describe('dashboard in a browser', () => {
     test('search ignores diacritics and case; headers sort', async () => {
         await withLogs(srv, async () => {
             const { page, context } = await openPage(`${srv.url}/`);
-            await page.waitForFunction(() => document.querySelectorAll('#ward-table tbody tr[data-code]').length === 103);
             const codes = () => page.$$eval('#ward-table tbody tr[data-code]', (trs) => trs.map((tr) => tr.dataset.code));
+            assert.equal((await codes()).length, 103);
 
+            // The table follows the search box as it is typed in (no fetch involved).
             await page.fill('#ward-search', 'ninh kieu');
-            await page.waitForFunction(() => document.querySelectorAll('#ward-table tbody tr[data-code]').length < 103);
             assert.deepEqual(await codes(), ['31135'], '"ninh kieu" finds Phường Ninh Kiều only');
 
             // đ is not decomposed by NFD: "dong thuan" must still find "Xã Đông Thuận".
@@ -338,7 +351,6 @@ describe('dashboard in a browser', () => {
             for (const w of withD.slice(0, 3)) {
                 const q = fold(w.name).replace(/^(phuong|xa) /, '').toUpperCase();
                 await page.fill('#ward-search', q);
-                await page.waitForFunction((c) => [...document.querySelectorAll('#ward-table tbody tr[data-code]')].some((tr) => tr.dataset.code === c), w.code);
                 const expected = wards()
                     .filter((x) => fold(`${x.name} ${x.code}`).includes(q.toLowerCase()))
                     .map((x) => x.code)
@@ -347,9 +359,9 @@ describe('dashboard in a browser', () => {
             }
 
             await page.fill('#ward-search', 'zzz-không-có');
-            await page.waitForFunction(() => document.querySelectorAll('#ward-table tbody tr[data-code]').length === 0);
+            assert.deepEqual(await codes(), []);
             await page.fill('#ward-search', '');
-            await page.waitForFunction(() => document.querySelectorAll('#ward-table tbody tr[data-code]').length === 103);
+            assert.equal((await codes()).length, 103);
 
             // Sorting by code, then reversed; aria-sort follows.
             const sorted = wards().map((w) => w.code).sort();
@@ -373,7 +385,7 @@ describe('dashboard in a browser', () => {
         await withLogs(srv, async () => {
             const { page, context } = await openPage(`${srv.url}/`);
             const before = await getJson(`${srv.url}/v1/progress`);
-            await expectText(page, '#city-adults', viInt(before.certified_adults));
+            assert.equal((await text(page, '#city-adults')).trim(), viInt(before.certified_adults));
             await page.waitForSelector('#live[data-state="live"]', { timeout: 5000 });
             await page.evaluate(() => {
                 window.__notReloaded = true;
@@ -416,7 +428,6 @@ describe('dashboard in a browser', () => {
         await withLogs(srv, async () => {
             const { page, context } = await openPage(`${srv.url}/`);
             const api = await getJson(`${srv.url}/v1/cohorts`);
-            await page.waitForFunction((n) => document.querySelectorAll('#unit-table tbody tr[data-code]').length === n, api.cohorts.length);
             // [code, rank, name and code, kind, ward, members, certified, target, %, reached_on]
             const rows = await page.$$eval('#unit-table tbody tr[data-code]', (trs) => trs.map((tr) => [tr.dataset.code, ...[...tr.children].map((td) => td.textContent.trim())]));
             // In the API's order, with its figures, in Vietnamese format.
@@ -461,13 +472,61 @@ describe('dashboard in a browser', () => {
         });
     });
 
-    test('fits a phone: only the table scrolls sideways', async () => {
+    // Every table of the page with its sideways scroll box: whether the box scrolls (or the
+    // table fits), and whether each column header can be brought wholly into the box's inside
+    // by scrolling it; the last one by scrolling to the far right, where it must also be the
+    // topmost thing on screen at its centre (not cut off by anything around the box).
+    function tableReach(page) {
+        return page.evaluate(() =>
+            [...document.querySelectorAll('table')].map((table) => {
+                const box = table.closest('.table-scroll');
+                const heads = [...table.tHead.rows[0].cells];
+                const name = table.id || table.tHead.textContent.trim().slice(0, 20);
+                if (!box) return { name, box: false };
+                const inside = () => {
+                    const r = box.getBoundingClientRect();
+                    return { left: r.left + box.clientLeft, right: r.left + box.clientLeft + box.clientWidth };
+                };
+                const shown = (th) => {
+                    const r = th.getBoundingClientRect();
+                    const i = inside();
+                    return r.width > 0 && r.left >= i.left - 0.5 && r.right <= i.right + 0.5;
+                };
+                const unreachable = [];
+                for (const th of heads) {
+                    box.scrollLeft = 0;
+                    box.scrollLeft = th.getBoundingClientRect().left - inside().left;
+                    if (!shown(th)) unreachable.push(th.textContent.trim());
+                }
+                const last = heads.at(-1);
+                box.scrollLeft = box.scrollWidth;
+                const atRight = box.scrollLeft;
+                last.scrollIntoView({ block: 'center', inline: 'nearest' });
+                const r = last.getBoundingClientRect();
+                const top = document.elementFromPoint((r.left + r.right) / 2, (r.top + r.bottom) / 2);
+                const result = {
+                    name,
+                    box: true,
+                    overflowX: getComputedStyle(box).overflowX,
+                    scrolls: box.scrollWidth > box.clientWidth,
+                    fits: box.scrollWidth <= box.clientWidth,
+                    atRight,
+                    lastShown: shown(last),
+                    lastOnTop: last.contains(top),
+                    last: last.textContent.trim(),
+                    unreachable,
+                    boxRight: box.getBoundingClientRect().right,
+                };
+                box.scrollLeft = 0;
+                return result;
+            }),
+        );
+    }
+
+    test('fits a phone: every table scrolls sideways in its own box, every column reachable; the page never does', async () => {
         await withLogs(srv, async () => {
-            const { page, context } = await openPage(`${srv.url}/`, { width: 390, height: 844 });
-            await page.waitForFunction(() => document.querySelectorAll('#ward-table tbody tr[data-code]').length === 103);
-            await page.waitForFunction(() => document.querySelectorAll('#chart rect.bar-new').length > 0);
+            const { page, context } = await openPage(`${srv.url}/`, { device: PHONE });
             const m = await page.evaluate(() => {
-                const scroller = document.querySelector('#table-scroll');
                 // Tables scroll sideways inside their own containers; nothing else may stick out.
                 const scrollers = [...document.querySelectorAll('.table-scroll')];
                 const wide = [...document.body.querySelectorAll('*')]
@@ -476,31 +535,193 @@ describe('dashboard in a browser', () => {
                 return {
                     page: document.documentElement.scrollWidth,
                     viewport: window.innerWidth,
-                    tableScrolls: scroller.scrollWidth > scroller.clientWidth,
+                    dpr: window.devicePixelRatio,
                     wide,
                     meta: document.querySelector('meta[name="viewport"]')?.content,
                 };
             });
             assert.match(m.meta, /width=device-width/);
+            assert.equal(m.viewport, 390);
+            assert.equal(m.dpr, 3);
             assert.ok(m.page <= m.viewport, `page is ${m.page}px wide on a ${m.viewport}px screen`);
             assert.deepEqual(m.wide, [], 'elements sticking out of the screen');
-            assert.ok(m.tableScrolls, 'the table scrolls inside its container');
+
+            const tables = await tableReach(page);
+            assert.ok(tables.length >= 4, `tables: ${tables.map((t) => t.name)}`);
+            for (const t of tables) {
+                assert.ok(t.box, `${t.name} has its own scroll box`);
+                assert.match(t.overflowX, /^(auto|scroll)$/, `${t.name} box overflow-x`);
+                assert.ok(t.scrolls || t.fits, `${t.name} scrolls or fits`);
+                assert.ok(t.boxRight <= m.viewport + 0.5, `${t.name} box ends at ${t.boxRight}px on a ${m.viewport}px screen`);
+                assert.deepEqual(t.unreachable, [], `${t.name}: columns that scrolling cannot bring into view`);
+                assert.ok(t.lastShown, `${t.name}: scrolled to the far right, the last column (${t.last}) is in view`);
+                assert.ok(t.lastOnTop, `${t.name}: the last column header (${t.last}) is not hidden under something`);
+            }
+            // The ranking is wider than a phone: it scrolls, and only inside its box.
+            const ranking = tables.find((t) => t.name === 'ward-table');
+            assert.ok(ranking.scrolls && ranking.atRight > 0, 'the ranking table scrolls inside its box');
+            // As a user does it: a sideways wheel over the ranking scrolls it to its last column,
+            // the page stays put sideways, and the box says there are columns to its left.
+            await page.evaluate(() => document.querySelector('#ward-table thead').scrollIntoView({ block: 'start' }));
+            const box = await page.locator('#table-scroll').boundingBox();
+            await page.mouse.move(box.x + box.width / 2, Math.max(box.y, 0) + 60);
+            await page.mouse.wheel(4000, 0);
+            await page.waitForFunction(() => {
+                const b = document.querySelector('#table-scroll');
+                return b.scrollLeft > 0 && b.scrollLeft >= b.scrollWidth - b.clientWidth - 1;
+            });
+            const after = await page.evaluate(() => {
+                const b = document.querySelector('#table-scroll');
+                const i = b.getBoundingClientRect();
+                const th = document.querySelector('#ward-table thead th:last-child').getBoundingClientRect();
+                return { scrollX: window.scrollX, page: document.documentElement.scrollWidth, more: b.dataset.more, th: [th.left, th.right], box: [i.left + b.clientLeft, i.left + b.clientLeft + b.clientWidth] };
+            });
+            assert.equal(after.scrollX, 0, 'the page does not scroll sideways');
+            assert.ok(after.page <= m.viewport);
+            assert.ok(after.th[0] >= after.box[0] - 0.5 && after.th[1] <= after.box[1] + 0.5, `last header ${after.th} inside ${after.box}`);
+            assert.equal(after.more, 'left', 'at the far right, only the left edge has more columns');
+            fs.writeFileSync(path.join(BIN_DIR, 'dashboard-phone-table.png'), await page.screenshot({ fullPage: false }));
+            await page.evaluate(() => window.scrollTo(0, 0));
             fs.writeFileSync(path.join(BIN_DIR, 'dashboard-phone.png'), await page.screenshot({ fullPage: false }));
+            await context.close();
+        });
+    });
+
+    // The chart's axis labels as drawn: every <text> of the chart but the "no data" note, with
+    // its box in CSS px. Dates (dd/mm) are the x axis; numbers left or right of the chart's
+    // middle are the left (new per day) and right (cumulative) axes.
+    function chartLabels(page) {
+        return page.evaluate(() => {
+            const chart = document.querySelector('#chart').getBoundingClientRect();
+            return [...document.querySelectorAll('#chart text:not(.empty)')].map((t) => {
+                const r = t.getBoundingClientRect();
+                const text = t.textContent.trim();
+                const axis = /^\d{2}\/\d{2}$/.test(text) ? 'x' : (r.left + r.right) / 2 < (chart.left + chart.right) / 2 ? 'left' : 'right';
+                return { axis, text, left: r.left, right: r.right, top: r.top, bottom: r.bottom, chart: [chart.left, chart.right] };
+            });
+        });
+    }
+
+    function assertLabelsClear(labels, what) {
+        for (const axis of ['x', 'left', 'right']) {
+            const on = labels.filter((l) => l.axis === axis);
+            assert.ok(on.length > 0, `${what}: no ${axis} axis labels`);
+            const texts = on.map((l) => l.text);
+            assert.deepEqual(texts.filter((t, i) => texts.indexOf(t) !== i), [], `${what}: ${axis} axis labels drawn more than once`);
+        }
+        for (const l of labels) {
+            assert.ok(l.right > l.left && l.bottom > l.top, `${what}: ${l.text} has an empty box`);
+            assert.ok(l.left >= l.chart[0] - 0.5 && l.right <= l.chart[1] + 0.5, `${what}: ${l.axis} label ${l.text} sticks out of the chart`);
+        }
+        for (let i = 0; i < labels.length; i++) {
+            for (let j = i + 1; j < labels.length; j++) {
+                const a = labels[i];
+                const b = labels[j];
+                const overlap = a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+                assert.ok(!overlap, `${what}: ${a.axis} label ${a.text} [${a.left.toFixed(1)}, ${a.right.toFixed(1)}] overlaps ${b.axis} label ${b.text} [${b.left.toFixed(1)}, ${b.right.toFixed(1)}]`);
+            }
+        }
+    }
+
+    test('chart axis labels never overlap or repeat, on a desktop and on a phone', async () => {
+        await withLogs(srv, async () => {
+            const vnDay = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Ho_Chi_Minh', year: 'numeric', month: '2-digit', day: '2-digit' });
+            const today = (back) => vnDay.format(new Date(Date.now() - back * DAY_MS));
+            // The city's series over each range the page offers, and one ward per length of
+            // series (1 day, 2 days, ...): together they hit every way of spacing the dates.
+            const scenarios = [];
+            for (const range of ['', '90', '30']) {
+                const qs = range ? `?from=${today(Number(range) - 1)}&to=${today(0)}` : '';
+                scenarios.push({ ward: '', range, points: (await getJson(`${srv.url}/v1/timeseries${qs}`)).points });
+            }
+            const byLength = new Map();
+            for (const w of wards()) {
+                const { points } = await getJson(`${srv.url}/v1/timeseries?ward=${w.code}`);
+                if (points.some((pt) => pt.new > 0) && !byLength.has(points.length)) byLength.set(points.length, { ward: w.code, range: '', points });
+            }
+            scenarios.push(...[...byLength.keys()].sort((a, b) => a - b).map((n) => byLength.get(n)));
+            assert.ok(byLength.size >= 5, `ward series of ${[...byLength.keys()]} days`);
+
+            const fullDay = (iso) => iso.split('-').reverse().join('/');
+            for (const [device, name] of [[DESKTOP, 'desktop'], [PHONE, 'phone']]) {
+                const { page, context } = await openPage(`${srv.url}/`, { device });
+                for (const sc of scenarios) {
+                    const what = `${name}, ${sc.ward || 'city'}${sc.range ? `, last ${sc.range} days` : ''} (${sc.points.length} days)`;
+                    await page.selectOption('#chart-range', sc.range);
+                    await page.selectOption('#chart-ward', sc.ward);
+                    // Drawn: a bar per day, each titled with its day and its count.
+                    const bars = sc.points.map((pt) => `${fullDay(pt.date)}: ${viInt(pt.new)} `);
+                    try {
+                        await page.waitForFunction(
+                            (want) => {
+                                const rects = document.querySelectorAll('#chart rect.bar-new');
+                                return rects.length === want.length && want.every((t, i) => rects[i].textContent.startsWith(t));
+                            },
+                            bars,
+                            { timeout: 5000 },
+                        );
+                    } catch {
+                        assert.fail(`${what}: the chart does not show the series`);
+                    }
+                    const labels = await chartLabels(page);
+                    assertLabelsClear(labels, what);
+                    // The last day is always labelled.
+                    const lastDay = fullDay(sc.points.at(-1).date).slice(0, 5);
+                    assert.ok(labels.some((l) => l.axis === 'x' && l.text === lastDay), `${what}: last day ${lastDay} not labelled`);
+                }
+                await context.close();
+            }
+        });
+    });
+
+    test('data-state: loading, error when the first load fails, ready after a later refresh', async () => {
+        await withLogs(srv, async () => {
+            // As served, before any script runs: loading.
+            assert.match((await request(`${srv.url}/`)).text, /<html [^>]*data-state="loading"/);
+            const context = await browser.newContext({ ...DESKTOP, locale: 'vi-VN', timezoneId: 'Asia/Ho_Chi_Minh' });
+            const page = await context.newPage();
+            page.on('pageerror', (err) => pageErrors.push(`data-state: ${err.message}`));
+            // The first ward list fails (a 503 from a proxy, say); everything after goes through.
+            let refused = 0;
+            await context.route(/\/v1\/wards(\?|$)/, (route) => {
+                if (refused++ === 0) return route.fulfill({ status: 503, contentType: 'application/problem+json', body: '{"title":"Service Unavailable"}' });
+                return route.continue();
+            });
+            await page.goto(`${srv.url}/`, { waitUntil: 'commit' });
+            const states = [];
+            await page.exposeFunction('__hocvuState', (v) => states.push(v));
+            await page.evaluate(() => {
+                window.__hocvuState(document.documentElement.dataset.state);
+                new MutationObserver(() => window.__hocvuState(document.documentElement.dataset.state)).observe(document.documentElement, { attributeFilter: ['data-state'] });
+            });
+            await page.waitForSelector('html[data-state="error"]', { state: 'attached', timeout: 5000 });
+            // The stream's progress event brings a refresh of the details: ready.
+            await waitReady(page, 15000);
+            assert.equal(refused >= 2, true, 'the ward list was asked for again');
+            assert.equal(await page.locator('#ward-table tbody tr[data-code]').count(), 103);
+            const p = await getJson(`${srv.url}/v1/progress`);
+            assert.equal((await text(page, '#city-adults')).trim(), viInt(p.certified_adults));
+            assert.equal(await page.isVisible('#error'), false, 'the error banner is gone');
+            assert.deepEqual(states.filter((v, i) => v !== states[i - 1]).slice(-2), ['error', 'ready']);
+            assert.ok(['loading', 'error'].includes(states[0]), `first state ${states[0]}`);
             await context.close();
         });
     });
 
     test('behind read tokens: asks for a token, then polls with it', async () => {
         await withLogs(locked, async () => {
-            const { page, context } = await openPage(`${locked.url}/`);
+            const { page, context } = await openPage(`${locked.url}/`, { ready: false });
             await page.waitForSelector('#auth:not([hidden])', { timeout: 5000 });
+            // Refused without a token: no data, so the page is not ready.
+            assert.equal(await page.getAttribute('html', 'data-state'), 'error');
             await page.fill('#token', token);
             await page.click('#auth-form button[type="submit"]');
+            await waitReady(page);
             const p = await getJson(`${locked.url}/v1/progress`, { headers: { authorization: `Bearer ${token}` } });
-            await expectText(page, '#city-adults', viInt(p.certified_adults));
+            assert.equal((await text(page, '#city-adults')).trim(), viInt(p.certified_adults));
             assert.equal(await page.evaluate(() => sessionStorage.getItem('hocvu.readToken')), token);
             await page.waitForSelector('#live[data-state="polling"]', { timeout: 5000 });
-            await page.waitForFunction(() => document.querySelectorAll('#ward-table tbody tr[data-code]').length === 103);
+            assert.equal(await page.locator('#ward-table tbody tr[data-code]').count(), 103);
 
             const r = await postEvent(locked.url, {
                 secret: locked.secret,
@@ -515,7 +736,8 @@ describe('dashboard in a browser', () => {
 
             // A reload keeps the token for the tab.
             await page.reload();
-            await expectText(page, '#city-adults', viInt(p.certified_adults + 1));
+            await waitReady(page);
+            assert.equal((await text(page, '#city-adults')).trim(), viInt(p.certified_adults + 1));
             assert.equal(await page.isHidden('#auth'), true);
             await context.close();
         });
