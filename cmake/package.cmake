@@ -17,6 +17,12 @@ endif()
 install(TARGETS ${HOCVU_INSTALL_TARGETS} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(DIRECTORY sql/ DESTINATION ${CMAKE_INSTALL_DATADIR}/hocvu/sql)
 install(DIRECTORY data/ DESTINATION ${CMAKE_INSTALL_DATADIR}/hocvu/data)
+# A source tree with only what the programs need (the Dockerfile's build stage) stops here:
+# docs, units and the Debian package need README, docs/ and deploy/.
+if(NOT EXISTS ${CMAKE_SOURCE_DIR}/deploy/systemd/hocvud.service)
+  message(STATUS "deploy/ absent: only the programs, sql/ and data/ are installed; no package")
+  return()
+endif()
 install(FILES README.md docs/openapi.yaml docs/SCALING.md docs/SECURITY.md
         DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(FILES deploy/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR} RENAME DEPLOY.md)

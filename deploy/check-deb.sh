@@ -7,13 +7,13 @@
 # (ExecStart, User, EnvironmentFile; systemd is not PID 1 in a container) and waits for
 # /readyz 200, then removes the package and checks the operator's env file stays.
 #
-# Usage: deploy/check-deb.sh [BUILD_DIR]   (default /tmp/hocvu-deb-build; configured with
+# Usage: deploy/check-deb.sh [BUILD_DIR]   (default build-deb/ in the checkout; configured with
 #                                          -DCMAKE_INSTALL_PREFIX=/usr if new)
 # Needs root, buildah and the base image (run deploy/check-image.sh once first).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD=${1:-/tmp/hocvu-deb-build}
+BUILD=${1:-$ROOT/build-deb}
 BASE=docker.io/library/debian:bookworm
 export BUILDAH_ISOLATION=${BUILDAH_ISOLATION:-chroot}
 T0=$SECONDS
