@@ -30,7 +30,6 @@ install(DIRECTORY deploy/examples/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
 install(FILES deploy/debian/copyright DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
 # The units name the binaries where this prefix puts them (deploy/systemd/ has /usr/local/bin).
-set(HOCVU_UNIT_DIR ${CMAKE_INSTALL_PREFIX}/lib/systemd/system)
 foreach(unit hocvud.service hocvu-reconcile.service hocvu-reconcile.timer)
   file(READ ${CMAKE_SOURCE_DIR}/deploy/systemd/${unit} text)
   string(REPLACE "/usr/local/bin/" "${CMAKE_INSTALL_FULL_BINDIR}/" text "${text}")

@@ -46,16 +46,26 @@ node lint.mjs
 echo "== schema self-test: broken copies must be rejected"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-# Each line: file, sed expression that breaks it, what lint.mjs must then say.
-while IFS='|' read -r file expr expect; do
-    rm -rf "$work/copy" && mkdir "$work/copy" && cp -r k8s docker-compose.yml "$work/copy/"
-    sed -i "$expr" "$work/copy/$file"
-    cmp -s "$file" "$work/copy/$file" && fail "self-test: '$expr' changed nothing in $file"
-    if node lint.mjs "$work/copy" >"$work/out" 2>&1; then
-        fail "self-test: $file with '$expr' passed validation"
-    fi
-    grep -q -- "$expect" "$work/out" || fail "self-test: $file with '$expr': expected '$expect', got: $(cat "$work/out")"
-done <<'CASES'
+# reject_broken CHECKER PATH...: for each line "file|sed expression|expected message" on stdin,
+# copies PATH... to $work/copy, breaks that file of the copy with the expression, and requires
+# `node CHECKER $work/copy` to fail saying the message. Counts the cases in $rejected.
+reject_broken() {
+    local checker=$1 file expr expect
+    shift
+    rejected=0
+    while IFS='|' read -r file expr expect; do
+        rm -rf "$work/copy" && mkdir "$work/copy" && cp -r "$@" "$work/copy/"
+        sed -i "$expr" "$work/copy/$file"
+        cmp -s "$file" "$work/copy/$file" && fail "self-test: '$expr' changed nothing in $file"
+        if node "$checker" "$work/copy" >"$work/out" 2>&1; then
+            fail "self-test: $file with '$expr' passed $checker"
+        fi
+        grep -q -- "$expect" "$work/out" ||
+            fail "self-test: $file with '$expr': expected '$expect', got: $(cat "$work/out")"
+        rejected=$((rejected + 1))
+    done
+}
+reject_broken lint.mjs k8s docker-compose.yml <<'CASES'
 k8s/deployment.yaml|s/periodSeconds: 2$/periodSeconds: two/|must be integer
 k8s/deployment.yaml|s#path: /readyz#path: /healthz#|readinessProbe must GET /readyz
 k8s/deployment.yaml|s/readOnlyRootFilesystem: true/readOnlyRootFilesystem: false/|readOnlyRootFilesystem
@@ -67,7 +77,7 @@ k8s/secret.template.yaml|s/HOCVU_ID_PEPPER: "REPLACE_ME"/HOCVU_ID_PEPPER: "01234
 docker-compose.yml|s/stop_grace_period:/stop_grace_perod:/|additional properties
 docker-compose.yml|s/condition: service_healthy/condition: when_ready/|allowed values
 CASES
-echo "self-test: 10 broken copies rejected"
+echo "self-test: $rejected broken copies rejected"
 
 echo "== haproxy -c"
 # Compose service names do not resolve here; HAProxy warns and still validates everything else.
@@ -137,19 +147,7 @@ quiet "grafana/hocvu-dashboard.json: a query is not valid PromQL" \
 echo "hocvu-dashboard.json: $(grep -o '[0-9]* rules found' "$work/quiet.out" | cut -d' ' -f1) queries parse as PromQL"
 
 echo "== monitoring self-test: broken copies must be rejected"
-# Each line: file, sed expression that breaks it, what lint-monitoring.mjs must then say.
-n=0
-while IFS='|' read -r file expr expect; do
-    rm -rf "$work/mon" && mkdir "$work/mon" && cp -r prometheus grafana "$work/mon/"
-    sed -i "$expr" "$work/mon/$file"
-    cmp -s "$file" "$work/mon/$file" && fail "monitoring self-test: '$expr' changed nothing in $file"
-    if node lint-monitoring.mjs "$work/mon" >"$work/out" 2>&1; then
-        fail "monitoring self-test: $file with '$expr' passed lint-monitoring.mjs"
-    fi
-    grep -q -- "$expect" "$work/out" ||
-        fail "monitoring self-test: $file with '$expr': expected '$expect', got: $(cat "$work/out")"
-    n=$((n + 1))
-done <<'CASES'
+reject_broken lint-monitoring.mjs prometheus grafana <<'CASES'
 prometheus/hocvu-alerts.yml|s/hocvu_redis_stalled == 1/hocvu_redis_staled == 1/|unknown metric hocvu_redis_staled
 prometheus/hocvu-alerts.yml|0,/severity: ticket/s//severity: info/|severity must be page or ticket
 prometheus/hocvu-alerts.yml|/^        for: 1h$/d|HocvuReconcileStale: no for:
@@ -159,6 +157,7 @@ grafana/hocvu-dashboard.json|0,/"id": 3,/s//"id": 2,/|id 2 also used by
 grafana/hocvu-dashboard.json|0,/"x": 4,/s//"x": 3,/|overlaps
 grafana/hocvu-dashboard.json|0,/"uid": "${DS_PROMETHEUS}"/s//"uid": "prometheus"/|datasource must be
 CASES
+n=$rejected
 # PromQL that does not parse must fail promtool check rules; a changed threshold must fail the
 # unit tests (they pin the alerts' behaviour, not only their syntax).
 rm -rf "$work/mon" && mkdir "$work/mon" && cp -r prometheus "$work/mon/"
@@ -183,7 +182,8 @@ for f in ./*.sh; do
     bash -n "$f" || fail "$f: syntax"
 done
 if command -v shellcheck >/dev/null 2>&1; then
-    shellcheck ./*.sh
+    # -x -P ..: follow what the scripts source from the checkout (scripts/ports.sh).
+    shellcheck -x -P .. ./*.sh
     echo "shellcheck: clean"
 fi
 echo "deploy lint: all checks passed"
