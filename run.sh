@@ -81,7 +81,8 @@ echo $$ >"$RUN/run.pid"
 
 LISTEN=${HOCVU_LISTEN:-127.0.0.1:8080}
 URL="http://$LISTEN"
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# shellcheck source=scripts/ports.sh
+. "$ROOT/scripts/ports.sh"
 # Ports are checked before anything starts or migrates (a listener with SO_REUSEPORT could
 # otherwise silently share a port with another service).
 if port_busy "${LISTEN##*:}"; then
@@ -133,18 +134,6 @@ if [[ $RESET -eq 1 ]]; then
     find "$RUN" -mindepth 1 -maxdepth 1 ! -name lock ! -name run.pid -exec rm -rf {} +
     [[ "$PGHOME" == "$RUN/postgres" ]] || rm -rf "$PGHOME"
 fi
-
-free_port() {
-    local port
-    for port in $(seq "$1" $(($1 + 100))); do
-        if ! port_busy "$port"; then
-            echo "$port"
-            return 0
-        fi
-    done
-    echo "run.sh: no free port from $1" >&2
-    return 1
-}
 
 HOCVUD_PID=
 REDIS_PID=

@@ -92,7 +92,8 @@ redis-server --daemonize yes --bind 127.0.0.1 --port $REDIS_PORT --save "" >/dev
 runuser -u postgres -- psql -q -c "CREATE ROLE hocvu LOGIN PASSWORD 'check-deb'" -c "CREATE DATABASE hocvu OWNER hocvu"
 secret=$(hocvuctl gen-secret)
 pepper=$(head -c 48 /dev/urandom | base64 -w0)
-sed -e "s#^HOCVU_DATABASE_URL=.*#HOCVU_DATABASE_URL=postgresql://hocvu:check-deb@127.0.0.1:$PG_PORT/hocvu#" \
+db=postgresql://hocvu:check-deb@127.0.0.1:$PG_PORT/hocvu
+sed -e "s#^HOCVU_DATABASE_URL=.*#HOCVU_DATABASE_URL=$db#" \
     -e "s#^HOCVU_WEBHOOK_SECRETS=.*#HOCVU_WEBHOOK_SECRETS=$secret#" \
     -e "s#^HOCVU_ID_PEPPER=.*#HOCVU_ID_PEPPER=$pepper#" \
     -e "s#^HOCVU_LISTEN=.*#HOCVU_LISTEN=127.0.0.1:$HTTP_PORT#" \
@@ -101,9 +102,8 @@ sed -e "s#^HOCVU_DATABASE_URL=.*#HOCVU_DATABASE_URL=postgresql://hocvu:check-deb
 chown root:hocvu /etc/hocvu/hocvud.env
 chmod 0640 /etc/hocvu/hocvud.env
 if grep -v "^#" /etc/hocvu/hocvud.env | grep REPLACE_ME; then exit 1; fi
-HOCVU_DATABASE_URL=postgresql://hocvu:check-deb@127.0.0.1:$PG_PORT/hocvu hocvuctl migrate
-HOCVU_DATABASE_URL=postgresql://hocvu:check-deb@127.0.0.1:$PG_PORT/hocvu \
-    hocvuctl wards import /usr/share/hocvu/data/cantho_wards_2025.csv
+HOCVU_DATABASE_URL=$db hocvuctl migrate
+HOCVU_DATABASE_URL=$db hocvuctl wards import /usr/share/hocvu/data/cantho_wards_2025.csv
 unit=/usr/lib/systemd/system/hocvud.service
 exec_start=$(sed -n "s/^ExecStart=//p" $unit)
 user=$(sed -n "s/^User=//p" $unit)
@@ -135,16 +135,11 @@ runuser -u postgres -- $pgbin/pg_ctl -D /tmp/pg/data -w stop >/dev/null
 INSIDE
 buildah copy --quiet "$CTR" "$BUILD/check-inside.sh" /tmp/check-inside.sh >/dev/null
 # Under chroot isolation the container shares the host's network: use ports free here.
-free_port() {
-    local p
-    for p in $(shuf -i 20000-29999 -n 50); do
-        (: </dev/tcp/127.0.0.1/"$p") 2>/dev/null || { echo "$p"; return; }
-    done
-    fail "no free loopback port"
-}
-PG_PORT=$(free_port)
-REDIS_PORT=$(free_port)
-HTTP_PORT=$(free_port)
+# shellcheck source=scripts/ports.sh
+. "$ROOT/scripts/ports.sh"
+PG_PORT=$(free_port 25432) || fail "no free port for PostgreSQL"
+REDIS_PORT=$(free_port 26379) || fail "no free port for Redis"
+HTTP_PORT=$(free_port 28080) || fail "no free port for hocvud"
 echo "ports: PostgreSQL $PG_PORT, Redis $REDIS_PORT, hocvud $HTTP_PORT"
 inside env PG_PORT="$PG_PORT" REDIS_PORT="$REDIS_PORT" HTTP_PORT="$HTTP_PORT" sh /tmp/check-inside.sh || fail "hocvud did not become ready as its unit starts it"
 

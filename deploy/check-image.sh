@@ -211,10 +211,11 @@ echo "data set: $(inside ls /usr/share/hocvu/data | tr '\n' ' ')"
 # The HEALTHCHECK command itself, against a hocvud started in the image with no database: the
 # process is alive, so /healthz must answer 200 (readiness, not liveness, tracks PostgreSQL).
 # chroot isolation shares the host's network, so use 8080 only if nobody listens there.
+# shellcheck source=scripts/ports.sh
+. "$ROOT/scripts/ports.sh"
 port=8080
-if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
-    port=$(comm -23 <(seq 18080 18180) <(ss -Htln | awk '{print $4}' | sed 's/.*://' | sort -u) |
-        head -n 1)
+if port_busy "$port"; then
+    port=$(free_port 18080) || fail "no free port for the HEALTHCHECK probe"
 fi
 probe=${health#CMD }
 probe=${probe//127.0.0.1:8080/127.0.0.1:$port}
