@@ -11,18 +11,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 
-import { BIN_DIR, SOURCE_DIR, cleanEnv, genPepper, newDatabase, sharedPostgres } from './lib/harness.mjs';
+import { BIN_DIR, SOURCE_DIR, cleanEnv, genPepper, newDatabase, readmeBlock, sharedPostgres } from './lib/harness.mjs';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'hocvu-readme-ops-'));
 after(() => fs.rmSync(work, { recursive: true, force: true }));
 
 // The command lines of the first sh block after the heading, without their trailing comments.
 function operationsCommands() {
-    const readme = fs.readFileSync(path.join(SOURCE_DIR, 'README.md'), 'utf8');
-    const section = readme.slice(readme.indexOf('\n## Operations'));
-    const block = section.match(/```sh\n([\s\S]*?)```/);
-    assert.ok(block, 'README has an sh block under ## Operations');
-    return block[1]
+    return readmeBlock('## Operations', 'sh')
         .split('\n')
         .map((l) => l.replace(/\s+#\s.*$/, '').trim())
         .filter((l) => l && !l.startsWith('#'));

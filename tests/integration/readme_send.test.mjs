@@ -13,10 +13,10 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import {
-    SOURCE_DIR,
     cleanEnv,
     getJson,
     newDatabase,
+    readmeBlock,
     sharedPostgres,
     sharedRedis,
     startHocvud,
@@ -43,15 +43,7 @@ after(async () => {
     fs.rmSync(work, { recursive: true, force: true });
 });
 
-function block(lang) {
-    const readme = fs.readFileSync(path.join(SOURCE_DIR, 'README.md'), 'utf8');
-    const start = readme.indexOf('\n## Sending events');
-    assert.ok(start >= 0, 'README has a "## Sending events" section');
-    const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
-    const m = section.match(new RegExp('```' + lang + '\\n([\\s\\S]*?)```'));
-    assert.ok(m, `the section has a ${lang} block`);
-    return m[1];
-}
+const block = (lang) => readmeBlock('## Sending events', lang);
 
 test('the openssl + curl recipe gets the replies it promises', () => {
     const script = block('sh');

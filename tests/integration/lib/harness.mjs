@@ -718,6 +718,19 @@ function readCsv(file) {
     });
 }
 
+// The first fenced `lang` block of the README section under `heading` (e.g. '## Operations'),
+// as written: the README tests run these verbatim.
+export function readmeBlock(heading, lang) {
+    const readme = fs.readFileSync(path.join(SOURCE_DIR, 'README.md'), 'utf8');
+    const start = readme.indexOf(`\n${heading}`);
+    if (start < 0) throw new Error(`README has no "${heading}" section`);
+    const end = readme.indexOf('\n## ', start + 1);
+    const section = readme.slice(start, end < 0 ? undefined : end);
+    const m = section.match(new RegExp('```' + lang + '\\n([\\s\\S]*?)```'));
+    if (!m) throw new Error(`README section "${heading}" has no ${lang} block`);
+    return m[1];
+}
+
 let provincesCache;
 export function provinceCodes() {
     provincesCache ||= readCsv(PROVINCES_CSV).map((r) => r.code);
