@@ -338,7 +338,16 @@ int hv_worker_init(hv_server_t *srv, hv_worker_t *w, int index, char *err, size_
 
     w->srv = srv;
     w->index = index;
-    w->base = event_base_new();
+    /* The epoll changelist folds the add/delete pairs of one loop iteration (a reply's write
+     * event, a request's read) into at most one epoll_ctl per descriptor: without it
+     * epoll_ctl was about a tenth of the loop's CPU under load. (Its caveat, descriptors
+     * shared through dup(), does not arise here.) */
+    struct event_config *ecfg = event_config_new();
+    if (ecfg) {
+        event_config_set_flag(ecfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+        w->base = event_base_new_with_config(ecfg);
+        event_config_free(ecfg);
+    }
     w->http = w->base ? evhttp_new(w->base) : NULL;
     if (!w->http) {
         snprintf(err, errlen, "could not create the event loop");

@@ -89,6 +89,7 @@ struct hv_writer {
     int64_t identity_at_ms;    /* monotonic: when the identity was last read */
     char epoch[17];            /* hex digest of `identity`: the Redis key space; "" = none */
     struct event *identity_ev; /* periodic identity check */
+    struct event *kick_ev;     /* the send of a submission to an idle connection, deferred */
     int flight_retries;
     int64_t flight_start_us; /* monotonic */
 
@@ -106,6 +107,16 @@ static void writer_connect(hv_writer_t *w);
 static void writer_sock_cb(evutil_socket_t fd, short what, void *arg);
 static void writer_kick(hv_writer_t *w);
 static void drop_expired(hv_writer_t *w);
+
+/* Sends what a loop iteration submitted to an idle connection as one batch: the kick runs
+ * after the callbacks already active in this iteration (the other connections' requests,
+ * the rest of a Redis reply), not on the first submission. */
+static void kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    writer_kick(arg);
+}
 
 static int64_t mono_ms(void)
 {
@@ -606,7 +617,9 @@ static void writer_kick(hv_writer_t *w)
     send_batch(w);
 }
 
-/* Completes the batch in flight with the rows hv_ingest returned. */
+/* Completes the batch in flight with the rows hv_ingest returned. The next batch is sent
+ * before the items are called back: the replies and Redis marks of this one then overlap the
+ * database's work on the next. */
 static void finish_batch(hv_writer_t *w, PGresult *res)
 {
     int nrows = PQntuples(res);
@@ -643,6 +656,7 @@ static void finish_batch(hv_writer_t *w, PGresult *res)
         hv_metrics_commit(w->metrics, len, us);
     w->flight = NULL;
     w->flight_len = 0;
+    writer_kick(w);
     for (k = 0; k < len; k++) {
         by_ordinal[k]->next = NULL;
         by_ordinal[k]->cb(by_ordinal[k], outcome[k]);
@@ -887,7 +901,8 @@ hv_writer_t *hv_writer_new(struct event_base *base, const char *conninfo, int ba
     w->retry_ev = evtimer_new(base, retry_cb, w);
     w->timeout_ev = evtimer_new(base, timeout_cb, w);
     w->identity_ev = event_new(base, -1, EV_PERSIST, identity_tick, w);
-    if (!w->sock_ev || !w->retry_ev || !w->timeout_ev || !w->identity_ev) {
+    w->kick_ev = event_new(base, -1, 0, kick_cb, w);
+    if (!w->sock_ev || !w->retry_ev || !w->timeout_ev || !w->identity_ev || !w->kick_ev) {
         hv_log(HV_LOG_ERROR, "out of memory", NULL);
         abort();
     }
@@ -917,6 +932,7 @@ void hv_writer_free(hv_writer_t *w)
     event_free(w->retry_ev);
     event_free(w->timeout_ev);
     event_free(w->identity_ev);
+    event_free(w->kick_ev);
     hv_resolve_cancel(w->resolving);
     if (w->conn)
         PQfinish(w->conn);
@@ -946,7 +962,8 @@ void hv_writer_submit(hv_writer_t *w, hv_write_item_t *it, bool bulk)
         q->head = it;
     q->tail = it;
     q->len++;
-    writer_kick(w);
+    if (w->state == W_IDLE)
+        event_active(w->kick_ev, EV_TIMEOUT, 0); /* (a no-op when already active) */
 }
 
 bool hv_writer_available(const hv_writer_t *w)
