@@ -14,9 +14,10 @@
 #
 # The suite (full mode; durations in brackets):
 #   a. single-event max throughput: hocvu-bench --max, 64 connections [15 s], then the same
-#      against bench/ceiling
+#      against bench/ceiling and the two Node peers of ../shared/peers (node-batched, group
+#      commit; node-naive, a transaction per event), each on a fresh database of its own
 #   b. open-loop latency at 25/50/75 % of a's maximum (hocvu-bench --rate) [10 s each], and the
-#      ceiling at the same rates
+#      ceiling at the same rates; node-batched at 50 %
 #   c. batch ingest: hocvu-bench --batch 1000 and --batch 100, 4 connections [10 s each]; the
 #      ceiling with --batch 1000; dbceiling with batches of 1000 and 100 (one connection per
 #      hocvud event loop, as the service's writers) [10 s each]
@@ -38,7 +39,9 @@
 # disk. Raised modestly: shared_buffers=256MB (default 128MB), max_wal_size=2GB (default 1GB).
 # Redis: no persistence (--save '' --appendonly no), as it is only a fast path.
 #
-# Environment: HOCVU_BENCH_THREADS (hocvu-bench event loops, default 2 so the load generator is
+# Environment: HOCVU_BENCH_PEERS (the peers' folder, default ../shared/peers beside the
+# checkout; the peers are skipped, and the report says so, when it or node/npm is missing),
+# HOCVU_BENCH_THREADS (hocvu-bench event loops, default 2 so the load generator is
 # not the limit of the ceiling), HOCVU_BENCH_PORT_BASE (first port to probe, default random
 # 20000-29999); HOCVU_THREADS and HOCVU_BATCH_MAX pass through to hocvud and are recorded.
 set -euo pipefail
@@ -221,6 +224,31 @@ PEPPER=$(head -c 48 /dev/urandom | base64 | tr -d '\n')
 ADMIN_TOKEN=$(head -c 24 /dev/urandom | base64 | tr -d '/+=\n')
 log "PostgreSQL on 127.0.0.1:$PGPORT, Redis on 127.0.0.1:$REDISPORT, work dir $WORK"
 
+# The Node peers (../shared/peers), installed into the work directory (the folder itself is not
+# written to), each with a database of its own on the same server and Redis database 1.
+PEERS_SRC=${HOCVU_BENCH_PEERS:-$ROOT/../shared/peers}
+PEERS=()
+PEERS_NOTE=
+if [[ ! -f "$PEERS_SRC/node-batched/server.js" ]]; then
+    PEERS_NOTE="not measured: no peers at $PEERS_SRC (HOCVU_BENCH_PEERS)"
+elif ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    PEERS_NOTE="not measured: node or npm is missing"
+else
+    for peer in node-batched node-naive; do
+        cp -r "$PEERS_SRC/$peer" "$WORK/$peer"
+        if (cd "$WORK/$peer" && npm ci --no-audit --no-fund --loglevel=error) \
+            >"$L/npm-$peer.log" 2>&1; then
+            PEERS+=("$peer")
+            psql -X -q -d "postgresql://postgres@127.0.0.1:$PGPORT/postgres" \
+                -c "CREATE DATABASE \"peer_$peer\""
+        else
+            PEERS_NOTE+="$peer: npm ci failed (see npm-$peer.log); "
+            FAILED+=("peer $peer: npm ci failed")
+        fi
+    done
+fi
+[[ -z "$PEERS_NOTE" ]] || log "peers: $PEERS_NOTE"
+
 # Empties the event tables (wards stay) and Redis, and checkpoints, so a step starts clean.
 reset_data() {
     "${PSQL[@]}" -c 'TRUNCATE event_ledger, certificates, revocations, persons, counters' \
@@ -279,6 +307,32 @@ start_ceiling() {
     done
     die "ceiling did not start"
 }
+# Starts a Node peer (NAME = node-batched | node-naive) with one worker per CPU on a free port,
+# on its own emptied database (its tables created by the peer, then the current ward codes) and
+# an emptied Redis database 1.
+start_peer() {
+    local peer=$1 port db
+    db="postgresql://postgres@127.0.0.1:$PGPORT/peer_$peer"
+    free_port
+    port=$FREE_PORT
+    psql -X -q -d "$db" -c 'DROP TABLE IF EXISTS peer_wards, peer_certs, peer_events' \
+        -c 'CHECKPOINT'
+    redis-cli -p "$REDISPORT" -n 1 flushdb >/dev/null
+    (cd "$WORK/$peer" && exec env PORT="$port" WORKERS="$NPROC" PGURL="$db" \
+        REDIS_URL="redis://127.0.0.1:$REDISPORT/1" SECRET="$SECRET" PEPPER="$PEPPER" \
+        node server.js) >"$L/$peer.log" 2>&1 &
+    SVC_PID=$!
+    SVC_KIND=$peer
+    SVC_URL="http://127.0.0.1:$port"
+    for _ in $(seq 150); do
+        curl -sf -o /dev/null "$SVC_URL/v1/progress" && break
+        kill -0 "$SVC_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    curl -sf -o /dev/null "$SVC_URL/v1/progress" || die "$peer did not start (see $L/$peer.log)"
+    tail -n +2 data/cantho_wards_2025.csv | cut -d, -f1 |
+        psql -X -q -d "$db" -c 'COPY peer_wards (code) FROM STDIN'
+}
 # Stops the service; for hocvud records its peak RSS (VmHWM, KiB) as HWM[name].
 declare -A HWM
 stop_service() {
@@ -286,8 +340,13 @@ stop_service() {
     if [[ "$SVC_KIND" == hocvud && -n "$name" ]]; then
         HWM[$name]=$(awk '/^VmHWM:/ {print $2}' "/proc/$SVC_PID/status" 2>/dev/null || echo 0)
     fi
+    local kids
+    kids=$(ps -o pid= --ppid "$SVC_PID" 2>/dev/null || true)
     kill -TERM "$SVC_PID" 2>/dev/null || true
     wait "$SVC_PID" 2>/dev/null || true
+    # (a peer's cluster workers, should they outlive their primary)
+    # shellcheck disable=SC2086 # a list of pids
+    [[ -z "$kids" ]] || kill -TERM $kids 2>/dev/null || true
     SVC_PID=
 }
 
@@ -308,6 +367,19 @@ ticks_of() {
         echo $((${12} + ${13}))
     fi
 }
+# The service and its children (a Node peer's cluster workers).
+svc_ticks() {
+    local t pid
+    [[ -n "$SVC_PID" ]] || {
+        echo 0
+        return
+    }
+    t=$(ticks_of "$SVC_PID")
+    for pid in $(ps -o pid= --ppid "$SVC_PID"); do
+        t=$((t + $(ticks_of "$pid")))
+    done
+    echo "$t"
+}
 # Every PostgreSQL process: the postmaster, its live children and the children that exited.
 pg_ticks() {
     local t pid
@@ -327,7 +399,7 @@ machine_ticks() {
 # --- measurements -------------------------------------------------------------------------------
 CMDS=()
 FAILED=()
-declare -A CPU
+declare -A CPU CPU_US
 # measure NAME TIMEOUT_S CMD...: runs a load command with --json output into $J/NAME.json and
 # records its command line, and the CPU used meanwhile by the service, PostgreSQL, Redis, the
 # load generator itself and everything else on the machine.
@@ -340,7 +412,7 @@ measure() {
     CMDS+=("$name|$SVC_KIND|$shown")
     log "$name: $shown"
     local svc0 pg0 rd0 m0 svc1 pg1 rd1 m1
-    svc0=$([[ -n "$SVC_PID" ]] && ticks_of "$SVC_PID" || echo 0)
+    svc0=$(svc_ticks)
     pg0=$(pg_ticks)
     local kids0
     kids0=" $(ps -o pid= --ppid "$PG_PM" | tr -s '\n ' ' ') "
@@ -349,7 +421,7 @@ measure() {
     local TIMEFORMAT='%3R %3U %3S'
     { time timeout --kill-after=10 "$tmo" "$@" >"$J/$name.json" 2>"$L/$name.err"; } \
         2>"$L/$name.time" || rc=$?
-    svc1=$([[ -n "$SVC_PID" ]] && ticks_of "$SVC_PID" || echo 0)
+    svc1=$(svc_ticks)
     rd1=$(ticks_of "$REDIS_PID")
     m1=$(machine_ticks)
     # Backends that the command opened are reaped (and their time added to the postmaster's
@@ -374,6 +446,8 @@ measure() {
             other = busy - svc - pg - rd - bench; if (other < 0) other = 0;
             printf "%.1f %.0f %.0f %.0f %.0f %.0f %.0f", f[1], 100*svc/all, 100*pg/all,
                    100*rd/all, 100*bench/all, 100*other/all, 100*(all-busy)/all }')
+    # CPU time in µs of the service, PostgreSQL and Redis, for the cost per event.
+    CPU_US[$name]="$(((svc1 - svc0) * 1000000 / CLK)) $(((pg1 - pg0) * 1000000 / CLK)) $(((rd1 - rd0) * 1000000 / CLK))"
     if [[ $rc -ne 0 ]]; then
         FAILED+=("$name (exit $rc: $(tail -n 2 "$L/$name.err" | tr '\n' ' '))")
         log "$name FAILED with exit status $rc; see $L/$name.err"
@@ -401,6 +475,12 @@ start_ceiling
 measure a_ceiling $((D_MAX + 60)) "${BENCH[@]}" --url "$SVC_URL" --max --connections $CONNS \
     --duration "$D_MAX"
 stop_service
+for peer in "${PEERS[@]}"; do
+    start_peer "$peer"
+    measure "a_$peer" $((D_MAX + 60)) "${BENCH[@]}" --url "$SVC_URL" --max --connections $CONNS \
+        --duration "$D_MAX"
+    stop_service
+done
 MAX=$(eps a_hocvud)
 
 # b. open-loop latency at 25/50/75 % of the maximum ----------------------------------------------
@@ -416,6 +496,12 @@ for pct in 25 50 75; do
     measure "b${pct}_ceiling" $((D_RATE + 60)) "${BENCH[@]}" --url "$SVC_URL" --rate "$rate" \
         --connections $CONNS --duration "$D_RATE"
     stop_service
+    if [[ $pct == 50 && " ${PEERS[*]} " == *" node-batched "* ]]; then
+        start_peer node-batched
+        measure "b${pct}_node-batched" $((D_RATE + 60)) "${BENCH[@]}" --url "$SVC_URL" \
+            --rate "$rate" --connections $CONNS --duration "$D_RATE"
+        stop_service
+    fi
 done
 
 # c. batch ingest ----------------------------------------------------------------------------------
@@ -671,6 +757,15 @@ for size in "${SIZES[@]}"; do
     stop_service
     FILL_S[rows_$size]=$rows
 done
+# The largest tables once more with wal_compression = lz4 (deploy/postgresql/hocvu.conf): after
+# a checkpoint, the first change to each page of a random-key index is written whole to the WAL.
+"${PSQL[@]}" -c "ALTER SYSTEM SET wal_compression = 'lz4'" -c 'SELECT pg_reload_conf()' \
+    -c 'CHECKPOINT' >/dev/null
+start_hocvud "g${SIZES[-1]}_lz4"
+measure "g${SIZES[-1]}_lz4_hocvud" $((D_SIZE + 60)) "${BENCH[@]}" --url "$SVC_URL" --max \
+    --connections $CONNS --duration "$D_SIZE"
+stop_service "g${SIZES[-1]}_lz4"
+"${PSQL[@]}" -c 'ALTER SYSTEM RESET wal_compression' -c 'SELECT pg_reload_conf()' >/dev/null
 
 # --- report -------------------------------------------------------------------------------------
 log "writing $OUT"
@@ -691,6 +786,31 @@ fmt() { awk -v x="${1:-0}" 'BEGIN { s = sprintf("%.0f", x); n = length(s); o = "
 
 A_H=$(eps a_hocvud)
 A_C=$(rps a_ceiling)
+A_NB=$(eps a_node-batched)
+A_NN=$(eps a_node-naive)
+# cpu_per_event RUN FIELD: µs of CPU per acknowledged event (FIELD 1 service, 2 PostgreSQL,
+# 3 Redis), from the /proc deltas of the run.
+cpu_per_event() {
+    local us ev
+    us=$(echo "${CPU_US[$1]:-0 0 0}" | cut -d' ' -f"$2")
+    ev=$(jnum "$1" events)
+    calc '%.0f' "${us:-0} / (${ev:-0} + 1e-9)"
+}
+A_CPU_H=$(cpu_per_event a_hocvud 1)
+A_CPU_P=$(cpu_per_event a_hocvud 2)
+A_CPU_R=$(cpu_per_event a_hocvud 3)
+B50_NB99=$(jnum b50_node-batched p99)
+if [[ ${#PEERS[@]} -gt 0 ]]; then
+    PEER_REF="; node-batched $(fmt "$A_NB"), node-naive $(fmt "$A_NN") events/s"
+    PEER_RATIO="; $(calc '%.2f' "$A_H / ($A_NB + 1e-9)") × node-batched"
+    PEER_MET="$A_H >= 3 * $A_NB"
+    PEER_CPU="node-batched: service $(cpu_per_event a_node-batched 1) µs, PostgreSQL $(cpu_per_event a_node-batched 2) µs, Redis $(cpu_per_event a_node-batched 3) µs"
+else
+    PEER_REF="; peers $PEERS_NOTE"
+    PEER_RATIO=
+    PEER_MET=0
+    PEER_CPU="peers $PEERS_NOTE"
+fi
 B50_P99=$(jnum b50_hocvud p99)
 B50_C99=$(jnum b50_ceiling p99)
 B50_UNSENT=$(jnum b50_hocvud unsent_backlog)
@@ -718,6 +838,7 @@ G2=$(eps "g${S2}_hocvud")
 G0C=$(rps "g${S0}_ceiling")
 G1C=$(rps "g${S1}_ceiling")
 G2C=$(rps "g${S2}_ceiling")
+G2Z=$(eps "g${S2}_lz4_hocvud")
 I_BASE=$(for ((r = 1; r <= I_ROUNDS; r++)); do eps "i_base_$r"; done | awk '{ s += $1 } END { print NR ? s / NR : 0 }')
 I_HEAD=$(for ((r = 1; r <= I_ROUNDS; r++)); do eps "i_head_$r"; done | awk '{ s += $1 } END { print NR ? s / NR : 0 }')
 J_WITHOUT=$(for r in 1 2; do eps "j_without_$r"; done | awk '{ s += $1 } END { print NR ? s / NR : 0 }')
@@ -749,11 +870,12 @@ human() { awk -v n="$1" 'BEGIN { if (n >= 1e6) printf "%g M", n / 1e6; else if (
     echo
     echo "| | figure | hocvud | same-run reference | ratio | target | met? |"
     echo "|---|---|---|---|---|---|---|"
-    echo "| a | single-event max throughput, $CONNS connections, ${D_MAX} s | $(fmt "$A_H") events/s | ceiling $(fmt "$A_C") req/s | $(pct "$A_H" "$A_C") | ≥ 30,000 events/s and ≥ 45 % of ceiling | $(yes_no "$A_H >= 30000 && $A_H >= 0.45 * $A_C") |"
-    echo "| b | open-loop p99 latency at 50 % of max ($(fmt "$(jnum b50_hocvud rate)") req/s) | $(ms "$B50_P99") ms | ceiling $(ms "$B50_C99") ms at the same rate | | ≤ 10 ms | $(yes_no "${B50_P99:-1e12} <= 10000 && ${B50_UNSENT:-1} == 0") |"
+    echo "| a | single-event max throughput, $CONNS connections, ${D_MAX} s | $(fmt "$A_H") events/s | ceiling $(fmt "$A_C") req/s$PEER_REF | $(pct "$A_H" "$A_C") of ceiling$PEER_RATIO | ≥ 45 % of ceiling and ≥ 3 × node-batched | $(yes_no "$A_H >= 0.45 * $A_C && $PEER_MET") |"
+    echo "| a | CPU per acknowledged single event (run a, from /proc) | hocvud $A_CPU_H µs, PostgreSQL $A_CPU_P µs, Redis $A_CPU_R µs | $PEER_CPU | | hocvud ≤ 20 µs, PostgreSQL ≤ 40 µs | $(yes_no "$A_CPU_H <= 20 && $A_CPU_P <= 40") |"
+    echo "| b | open-loop p99 latency at 50 % of max ($(fmt "$(jnum b50_hocvud rate)") req/s) | $(ms "$B50_P99") ms | ceiling $(ms "$B50_C99") ms$([[ -n "$B50_NB99" ]] && echo ", node-batched $(ms "$B50_NB99") ms") at the same rate | | ≤ 10 ms | $(yes_no "${B50_P99:-1e12} <= 10000 && ${B50_UNSENT:-1} == 0") |"
     echo "| c | batch ingest, --batch 1000, $BATCH_CONNS connections | $(fmt "$C1_H") events/s | dbceiling $(fmt "$C1_D") events/s (HTTP ceiling $(fmt "$C1_C")) | $(pct "$C1_H" "$C1_D") of DB ceiling | ≥ 100,000 events/s | $(yes_no "$C1_H >= 100000") |"
     echo "| c | batch ingest, --batch 100, $BATCH_CONNS connections | $(fmt "$C2_H") events/s | dbceiling $(fmt "$C2_D") events/s (batches of 100) | $(pct "$C2_H" "$C2_D") of DB ceiling | | |"
-    echo "| d | city replay, $(fmt "$REPLAY") events via --batch 1000, --verify | $(calc '%.1f' "${D_T:-0}") s ($(fmt "$D_EPS") events/s), verify: ${D_VERIFY:-n/a}, $(fmt "${D_EV:-0}") acknowledged | dbceiling at 1000/call: $(calc '%.1f' "$REPLAY / ($C1_D + 1e-9)") s | $(pct "$D_EPS" "$C1_D") of DB ceiling | ≤ 15 s$([[ $QUICK -eq 1 ]] && echo " (for 996,000)") | $(yes_no "${D_T:-1e9} * 996000 / $REPLAY <= 15 && \"${D_VERIFY:-}\" == \"ok\"") |"
+    echo "| d | city replay, $(fmt "$REPLAY") events via --batch 1000, --verify | $(calc '%.1f' "${D_T:-0}") s ($(fmt "$D_EPS") events/s), verify: ${D_VERIFY:-n/a}, $(fmt "${D_EV:-0}") acknowledged | dbceiling at 1000/call: $(calc '%.1f' "$REPLAY / ($C1_D + 1e-9)") s | $(pct "$D_EPS" "$C1_D") of DB ceiling | ≤ 10 s$([[ $QUICK -eq 1 ]] && echo " (for 996,000)") | $(yes_no "${D_T:-1e9} * 996000 / $REPLAY <= 10 && \"${D_VERIFY:-}\" == \"ok\"") |"
     echo "| e | GET /v1/progress, $CONNS connections, ${D_GET} s | $(fmt "$E_H") req/s | ceiling $(fmt "$E_C") req/s | $(pct "$E_H" "$E_C") | ≥ 80 % of ceiling | $(yes_no "$E_H >= 0.8 * $E_C") |"
     echo "| f | hocvud peak RSS (VmHWM): single-event / batch / any run | $(mib "$HWM_SINGLE") / $(mib "$HWM_BATCH") / $(mib "$HWM_ALL") MiB | | | ≤ 64 MiB | $(yes_no "$HWM_ALL <= 65536") |"
     echo "| g | single-event max at $(human "$S1") stored certificates, ${D_SIZE} s | $(fmt "$G1") events/s | $(fmt "$G0") at 0 rows (ceiling $(fmt "$G1C") vs $(fmt "$G0C")) | $(pct "$G1" "$G0") of empty ($(calc '%.1f %%' "100 * ($G1 / $G1C) / ($G0 / $G0C + 1e-9)") ceiling-normalised) | | |"
@@ -771,14 +893,16 @@ human() { awk -v n="$1" 'BEGIN { if (n >= 1e6) printf "%g M", n / 1e6; else if (
     echo "| j | pending list of a $(fmt "$J_BIG_MEMBERS")-member cohort ($(fmt "${J_BIG_PENDING:-0}") pending) | $(calc '%.0f' "1000 * ${J_PENDING_S:-0}") ms | | | | |"
     echo "| j | bulk load of the cohorts and members, with the recount (\`hv_cohort_repair\`) | ${J_LOAD_S:-?} s | reconcile after the runs: ${J_RECONCILE:-?} | | | |"
     echo "| g | single-event max at $(human "$S2") stored certificates, ${D_SIZE} s | $(fmt "$G2") events/s | $(fmt "$G0") at 0 rows (ceiling $(fmt "$G2C") vs $(fmt "$G0C")) | $(pct "$G2" "$G0") of empty ($(calc '%.1f %%' "100 * ($G2 / $G2C) / ($G0 / $G0C + 1e-9)") ceiling-normalised) | ≥ 80 % of empty$([[ $QUICK -eq 1 ]] && echo " (at 5 M)") | $(yes_no "$G2 >= 0.8 * $G0") |"
+    echo "| g | the same with \`wal_compression = lz4\` (run after it, same tables) | $(fmt "$G2Z") events/s | without: $(fmt "$G2") events/s | $(pct "$G2Z" "$G2") | | |"
     echo
     echo "### Latency (open loop, from the intended send time; µs)"
     echo
     echo "| load | target rate | achieved req/s | p50 | p90 | p99 | p99.9 | max | non-200 | unsent |"
     echo "|---|---|---|---|---|---|---|---|---|---|"
     for pct_ in 25 50 75; do
-        for who in hocvud ceiling; do
+        for who in hocvud ceiling node-batched; do
             n="b${pct_}_$who"
+            [[ -f "$J/$n.json" ]] || continue
             non200=$(awk -v r="$(jnum "$n" requests)" -v ok="$(grep -o '"200":[0-9]*' "$J/$n.json" 2>/dev/null | head -n 1 | cut -d: -f2)" 'BEGIN { print r - ok }')
             echo "| $who at $pct_ % | $(fmt "$(jnum "$n" rate)") | $(fmt "$(rps "$n")") | $(jnum "$n" p50) | $(jnum "$n" p90) | $(jnum "$n" p99) | $(jnum "$n" p999) | $(jnum "$n" max) | $non200 | $(jnum "$n" unsent_backlog) |"
         done
@@ -815,16 +939,22 @@ human() { awk -v n="$1" 'BEGIN { if (n >= 1e6) printf "%g M", n / 1e6; else if (
     echo "Share of the machine's CPU capacity ($NPROC cores × wall time of the load command, from"
     echo "\`/proc/PID/stat\` utime+stime deltas; PostgreSQL = postmaster + all backends, including"
     echo "exited ones; load generator = its own rusage; other = busy time of every other process on"
-    echo "the machine, e.g. other jobs; idle = unused)."
+    echo "the machine, e.g. other jobs; idle = unused). The last three columns are the same CPU"
+    echo "time per acknowledged event, in µs."
     echo
-    echo "| run | service | wall s | service % | PostgreSQL % | Redis % | load generator % | other % | idle % |"
-    echo "|---|---|---|---|---|---|---|---|---|"
+    echo "| run | service | wall s | service % | PostgreSQL % | Redis % | load generator % | other % | idle % | service µs/event | PostgreSQL µs/event | Redis µs/event |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
     for entry in "${CMDS[@]}"; do
         n=${entry%%|*}
         rest=${entry#*|}
         kind=${rest%%|*}
         read -r wall svc pg rd bn ot idle <<<"${CPU[$n]:-0 0 0 0 0 0 0}"
-        echo "| $n | $kind | $wall | $svc | $pg | $rd | $bn | $ot | $idle |"
+        if [[ "$kind" == ceiling || "$(jstr "$n" mode)" == get || "$(jnum "$n" events)" == 0 ]]; then
+            per="– | – | –"
+        else
+            per="$(cpu_per_event "$n" 1) | $(cpu_per_event "$n" 2) | $(cpu_per_event "$n" 3)"
+        fi
+        echo "| $n | $kind | $wall | $svc | $pg | $rd | $bn | $ot | $idle | $per |"
     done
     echo
     echo "## Commands"
