@@ -11,6 +11,7 @@
 #                              prometheus) on prometheus/; lint-monitoring.mjs on the rules and
 #                              grafana/hocvu-dashboard.json (ids, grid, data source, every hocvu_*
 #                              metric emitted by src/), with its own broken-copy self-test
+#   PostgreSQL settings        postgresql/hocvu.conf loaded by a throwaway cluster (postgres -C)
 #   shell scripts              bash -n, and shellcheck when installed
 # Usage: deploy/lint.sh   (exits 1 on the first failing check, saying which)
 set -euo pipefail
@@ -176,6 +177,47 @@ fi
 grep -q 'HocvuHigh5xxRate' "$work/out" || fail "monitoring self-test: threshold change: $(cat "$work/out")"
 n=$((n + 1))
 echo "self-test: $n broken copies rejected"
+
+echo "== postgresql/hocvu.conf"
+# Loaded by a throwaway cluster: postgres -C refuses an unknown name or a bad value, and each
+# setting must read back as written (units normalised by PostgreSQL, so compared through it).
+pgbins=(/usr/lib/postgresql/*/bin)
+pgbin=$(printf '%s\n' "${pgbins[@]}" | sort -V | tail -n 1)
+if [[ -x "$pgbin/initdb" ]]; then
+    # (not under $work: the postgres user must be able to reach it)
+    pgd=$(mktemp -d /var/tmp/hocvu-lint-pg.XXXXXX)
+    trap 'rm -rf "$work" "$pgd"' EXIT
+    as_pg=()
+    if [[ $(id -u) -eq 0 ]]; then
+        chown postgres: "$pgd"
+        as_pg=(runuser -u postgres --)
+    fi
+    "${as_pg[@]}" "$pgbin/initdb" -D "$pgd/data" -U postgres >"$work/initdb.out" 2>&1 ||
+        fail "initdb for the hocvu.conf check: $(tail -n 3 "$work/initdb.out")"
+    cp postgresql/hocvu.conf "$pgd/data/hocvu.conf"
+    echo "include = 'hocvu.conf'" >>"$pgd/data/postgresql.conf"
+    [[ $(id -u) -eq 0 ]] && chown -R postgres: "$pgd"
+    checked=0
+    while read -r name value; do
+        got=$("${as_pg[@]}" "$pgbin/postgres" -D "$pgd/data" -C "$name" 2>&1) || fail "postgresql/hocvu.conf: $name: $got"
+        want=$("${as_pg[@]}" "$pgbin/postgres" -D "$pgd/data" -c "$name=$value" -C "$name" 2>&1) ||
+            fail "postgresql/hocvu.conf: $name = $value: $want"
+        [[ "$got" == "$want" ]] || fail "postgresql/hocvu.conf: $name reads back as $got, not $want"
+        checked=$((checked + 1))
+    done < <(sed -n 's/^\([a-z_]*\) = \([^ #]*\).*/\1 \2/p' postgresql/hocvu.conf)
+    [[ $checked -ge 10 ]] || fail "postgresql/hocvu.conf: only $checked settings found"
+    # Self-test: a bad value and a misspelled name must both stop the server reading the file.
+    for broken in 's/^wal_compression = lz4/wal_compression = lz5/' 's/^wal_buffers =/wal_bufers =/'; do
+        sed "$broken" postgresql/hocvu.conf >"$pgd/data/hocvu.conf"
+        cmp -s postgresql/hocvu.conf "$pgd/data/hocvu.conf" && fail "hocvu.conf self-test: $broken changed nothing"
+        if "${as_pg[@]}" "$pgbin/postgres" -D "$pgd/data" -C max_connections >/dev/null 2>&1; then
+            fail "hocvu.conf self-test: a copy with $broken was accepted"
+        fi
+    done
+    echo "hocvu.conf: $checked settings accepted by $("$pgbin/postgres" --version); 2 broken copies rejected"
+else
+    echo "PostgreSQL not installed: hocvu.conf not checked"
+fi
 
 echo "== shell scripts"
 for f in ./*.sh; do
