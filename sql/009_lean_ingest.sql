@@ -1,11 +1,12 @@
 -- 009_lean_ingest.sql - hv_ingest with a fast path for the common batch (issue 15): only
--- issues, no data.supporter, no cohort membership anywhere. Stages 2 (ledger), 3b
--- (certificates), 4a (new persons) and the new persons' counters then run as one statement
--- instead of four, and the membership lock and the certificate buckets as one; a small batch
--- was dominated by the fixed cost of each statement. Everything else (a duplicate certificate,
--- a person already known, revocations, supporters, cohorts) takes the stages of 007
--- unchanged, and the fast path keeps their lock order: buckets, ledger, certificates,
--- persons, counters, each in sorted key order.
+-- issues, no data.supporter. Stages 2 (ledger), 3b (certificates), 4a (new persons) and the
+-- new persons' counters and cohort figures then run as one statement instead of four, and the
+-- membership lock and the certificate buckets as one; a small batch was dominated by the fixed
+-- cost of each statement. What the statement leaves (a duplicate or conflicting certificate,
+-- a person already known) takes the stages of 007 after it, as do whole batches with
+-- revocations or supporters. The fast path keeps 007's lock order: membership lock, buckets,
+-- ledger, certificates, persons, counters, cohort figures, each in sorted key order.
+-- No JIT for the function: see below.
 
 CREATE OR REPLACE FUNCTION hv_ingest(
     p_id     text[],      -- idempotency keys
@@ -27,6 +28,10 @@ LANGUAGE plpgsql
 -- them on every call (what "auto" ends up doing for array parameters) nearly doubled the cost
 -- of a small batch.
 SET plan_cache_mode = force_generic_plan
+-- No JIT: when a table has no statistics yet (a member list just imported), the planner's
+-- estimates put the cohort stage above jit_above_cost, and each call then spent ~60 ms
+-- compiling it (bench/PROFILE.md, issue 15).
+SET jit = off
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -66,14 +71,12 @@ BEGIN
           GROUP BY 1) b
     ORDER BY b.bucket;
 
-    -- The common case takes one statement for stages 2, 3b, 4a and the new persons' counters.
-    -- Whether it applies is read after the locks, so a member list imported concurrently is
-    -- either seen here or waits for this transaction.
+    -- The common case takes one statement for stages 2, 3b, 4a and the new persons' figures.
+    -- (Its snapshot is taken after the membership lock: a member list imported concurrently is
+    -- either committed and seen, or waits for this transaction.)
     v_has_revocations := 2 = ANY (p_kind);
     v_fast := NOT v_has_revocations
-              AND (p_supporter IS NULL OR cardinality(array_remove(p_supporter, NULL)) = 0)
-              AND NOT EXISTS (SELECT 1 FROM cohort_members)
-              AND NOT EXISTS (SELECT 1 FROM cohort_supported);
+              AND (p_supporter IS NULL OR cardinality(array_remove(p_supporter, NULL)) = 0);
 
     -- Stages 2-3 join each INSERT's RETURNING set back to the input. The planner cannot
     -- estimate a RETURNING set and picks a nested loop, which is quadratic in the batch size;
@@ -81,7 +84,7 @@ BEGIN
     PERFORM set_config('enable_nestloop', 'off', true);
 
     IF v_fast THEN
-    -- Stages 2, 3b and 4a, then the counters of the persons first seen, in one statement. Each
+    -- Stages 2, 3b and 4a, then the figures of the persons first seen, in one statement. Each
     -- stage is a sorted INSERT whose input is sorted (so fully read) from the stage before it:
     -- every ledger row is locked before any certificate, every certificate before any person.
     -- Stage 4a's revocation test is a subquery per certificate (an index probe), not a join.
@@ -137,6 +140,32 @@ BEGIN
         INSERT INTO counter_versions AS v (shard, version)
         SELECT p_shard, 1 WHERE EXISTS (SELECT 1 FROM upd_counters)
         ON CONFLICT (shard) DO UPDATE SET version = v.version + 1
+        RETURNING 1),
+    -- Cohorts: +1 at the new attribution for every membership of a person first seen (member
+    -- lists and earlier supporters; this batch adds none). One index probe per person.
+    mem AS (
+        SELECT DISTINCT x.cohort, p.person, p.grp, p.day
+        FROM pins p
+        CROSS JOIN LATERAL (
+            SELECT m.cohort FROM cohort_members m WHERE m.person = p.person
+            UNION ALL
+            SELECT s.cohort FROM cohort_supported s WHERE s.person = p.person) x
+        WHERE p.ward IS NOT NULL),
+    -- (after the counters, as on the other path: the count reads upd_counters to its end)
+    cagg AS (
+        SELECT cohort, grp, day, count(*)::bigint AS d
+        FROM mem, (SELECT count(*) FROM upd_counters) AS after_counters
+        GROUP BY 1, 2, 3),
+    upd_cohorts AS (
+        INSERT INTO cohort_counts AS k (cohort, grp, day, shard, certified)
+        SELECT cohort, grp, day, p_shard, d FROM cagg ORDER BY cohort, grp, day
+        ON CONFLICT (cohort, grp, day, shard) DO UPDATE
+            SET certified = k.certified + EXCLUDED.certified
+        RETURNING 1),
+    cbump AS (
+        INSERT INTO cohort_versions AS v (shard, version)
+        SELECT p_shard, 1 WHERE EXISTS (SELECT 1 FROM upd_cohorts)
+        ON CONFLICT (shard) DO UPDATE SET version = v.version + 1
         RETURNING 1)
     SELECT array_agg(f.n IS NOT NULL ORDER BY g.n),
            array_agg(c.cert_id IS NOT NULL ORDER BY g.n),
@@ -149,7 +178,8 @@ BEGIN
     LEFT JOIN cand d ON d.n = g.n
     LEFT JOIN cins c ON c.cert_id = d.cert;
     v_revoked := array_fill(false, ARRAY[v_n]);
-    -- (the new persons' counters are written: nothing of theirs is left for the upsert below)
+    -- (the new persons' counters and cohort figures are written: nothing of theirs is left for
+    -- the upsert below)
     v_new_att := '{}';
     v_new_ward := '{}';
     v_new_grp := '{}';
@@ -339,9 +369,9 @@ BEGIN
     END IF;
 
     -- Cohort figures can move only if some membership exists (or this batch added one).
-    v_cohorts := NOT v_fast AND (cardinality(v_add_person) > 0
-                                 OR EXISTS (SELECT 1 FROM cohort_members)
-                                 OR EXISTS (SELECT 1 FROM cohort_supported));
+    v_cohorts := cardinality(v_add_person) > 0
+                 OR EXISTS (SELECT 1 FROM cohort_members)
+                 OR EXISTS (SELECT 1 FROM cohort_supported);
 
     IF cardinality(v_touched) > 0 THEN
         INSERT INTO persons (person)
