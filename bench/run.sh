@@ -43,7 +43,8 @@
 # checkout; the peers are skipped, and the report says so, when it or node/npm is missing),
 # HOCVU_BENCH_THREADS (hocvu-bench event loops, default 2 so the load generator is
 # not the limit of the ceiling), HOCVU_BENCH_PORT_BASE (first port to probe, default random
-# 20000-29999); HOCVU_THREADS and HOCVU_BATCH_MAX pass through to hocvud and are recorded.
+# 20000-29999); HOCVU_THREADS, HOCVU_EVENT_WRITERS and HOCVU_BATCH_MAX pass through to hocvud
+# and are recorded.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -277,6 +278,7 @@ try_start_hocvud() {
         HOCVU_REDIS_URL="$REDISURL" HOCVU_WEBHOOK_SECRETS="$SECRET" HOCVU_ID_PEPPER="$PEPPER"
         HOCVU_ADMIN_TOKENS="$ADMIN_TOKEN")
     [[ -n "${HOCVU_THREADS:-}" ]] && envs+=(HOCVU_THREADS="$HOCVU_THREADS")
+    [[ -n "${HOCVU_EVENT_WRITERS:-}" ]] && envs+=(HOCVU_EVENT_WRITERS="$HOCVU_EVENT_WRITERS")
     [[ -n "${HOCVU_BATCH_MAX:-}" ]] && envs+=(HOCVU_BATCH_MAX="$HOCVU_BATCH_MAX")
     env -i "${envs[@]}" "${HOCVUD_BIN:-$BUILD/hocvud}" >"$L/hocvud-$name.log" 2>&1 &
     SVC_PID=$!
@@ -962,6 +964,7 @@ human() { awk -v n="$1" 'BEGIN { if (n >= 1e6) printf "%g M", n / 1e6; else if (
     echo "Build: \`$BUILD_CMD\`. \`\$SECRET\` is a fresh \`hocvuctl gen-secret\`; hocvud ran with"
     echo "HOCVU_LISTEN=127.0.0.1:PORT HOCVU_DATABASE_URL=$DBURL HOCVU_REDIS_URL=$REDISURL,"
     echo "a fresh HOCVU_WEBHOOK_SECRETS/HOCVU_ID_PEPPER, HOCVU_THREADS=${HOCVU_THREADS:-default (one per CPU)}," \
+        "HOCVU_EVENT_WRITERS=${HOCVU_EVENT_WRITERS:-default (1)}," \
         "HOCVU_BATCH_MAX=${HOCVU_BATCH_MAX:-default (1000)}, log level info; \`build-bench/ceiling --listen 127.0.0.1:PORT --threads $NPROC\`."
     echo "A fresh hocvud (or ceiling) on a new port for every run; ports below are those of this run."
     echo

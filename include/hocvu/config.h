@@ -13,7 +13,7 @@
 #include "hocvu/util.h"
 
 #define HV_MAX_READ_TOKENS 32
-#define HV_CONFIG_N_SETTINGS 25 /* rows of the option table in config.c */
+#define HV_CONFIG_N_SETTINGS 26 /* rows of the option table in config.c */
 #define HV_CONFIG_FP_LEN 32     /* SHA-256 */
 
 typedef struct hv_redis_addr {
@@ -41,7 +41,8 @@ typedef struct hv_config {
     char *admin_tokens[HV_MAX_READ_TOKENS]; /* owned: HOCVU_ADMIN_TOKENS (CONTRACT §12) */
     int64_t timestamp_tolerance;
     int threads;
-    int batch_max; /* events per database transaction */
+    int event_writers; /* writers that take every loop's single events; <= threads */
+    int batch_max;     /* events per database transaction */
     int snapshot_interval_ms;
     int log_level;
     char *tls_cert, *tls_key; /* owned; NULL = plain HTTP */

@@ -23,6 +23,8 @@ struct evhttp_bound_socket;
 typedef struct ssl_ctx_st SSL_CTX;
 typedef struct hv_dedup hv_dedup_t;
 typedef struct hv_writer hv_writer_t;
+typedef struct hv_wlink hv_wlink_t;
+typedef struct hv_wlink_hub hv_wlink_hub_t;
 typedef struct hv_ratelimit hv_ratelimit_t;
 typedef struct hv_snapstore hv_snapstore_t;
 typedef struct hv_sig_verifier hv_sig_verifier_t;
@@ -42,7 +44,11 @@ struct hv_worker {
     hv_front_t *front;      /* the front door of this loop's connections */
     struct event *quiet_ev; /* drain: exit once no request came for HV_DRAIN_QUIET_MS */
     int64_t last_request_ms;
-    hv_writer_t *writer;
+    hv_writer_t *writer;    /* owned: this loop's writer */
+    hv_wlink_hub_t *hub;    /* borrowed from srv: the hub of `writer` */
+    hv_wlink_t *link;       /* owned: to this loop's own writer, for the lines of batches */
+    hv_wlink_t *event_link; /* owned: to the writer that takes this loop's single events (its
+                               own or another loop's: HOCVU_EVENT_WRITERS) */
     hv_dedup_t *dedup;
     hv_sig_verifier_t *sig; /* rebuilt when a reload changes the secrets */
     hv_pseudonymizer_t *pseud;
@@ -85,6 +91,8 @@ struct hv_server {
     char page_etag[24];
     hv_worker_t *workers;
     int n_workers;
+    hv_wlink_hub_t **hubs; /* owned: one per worker (its writer's) */
+    int n_event_writers;   /* single events of worker i go to hubs[i % n_event_writers] */
     struct event_base *main_base;
 };
 

@@ -90,12 +90,15 @@ void hv_writer_get_stats(const hv_writer_t *w, hv_writer_stats_t *out);
 /* hv_identity() of the connection (cluster, timeline, database and ledger table) is read at
  * connect and every second; at most HV_WRITER_IDENTITY_MAX bytes. */
 #define HV_WRITER_IDENTITY_MAX 160
-/* The Redis key space bound to that identity (16 hex digits), or NULL when the fast path must
- * not answer: not connected, or the identity not confirmed within the last 2.5 s (it is
- * re-read every second, between batches). A restore, point-in-time recovery or failover
- * changes the identity, so marks made before it are never consulted again. */
-const char *hv_writer_epoch(const hv_writer_t *w);
-/* A moving average of a batch's round trip (microseconds): what a commit costs now. */
+/* The Redis key space bound to that identity (HV_WRITER_EPOCH_LEN hex digits), copied into
+ * `out` and returned, or NULL when the fast path must not answer: not connected, or the
+ * identity not confirmed within the last 2.5 s (it is re-read every second, between batches).
+ * A restore, point-in-time recovery or failover changes the identity, so marks made before it
+ * are never consulted again. Safe to call from any thread while the writer lives. */
+#define HV_WRITER_EPOCH_LEN 16
+const char *hv_writer_epoch(hv_writer_t *w, char out[HV_WRITER_EPOCH_LEN + 1]);
+/* A moving average of a batch's round trip (microseconds): what a commit costs now. Safe to
+ * call from any thread while the writer lives. */
 int64_t hv_writer_latency_us(const hv_writer_t *w);
 
 #endif

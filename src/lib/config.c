@@ -48,6 +48,7 @@ enum {
     O_ADMIN_TOKENS,
     O_TIMESTAMP_TOLERANCE,
     O_THREADS,
+    O_EVENT_WRITERS,
     O_BATCH_MAX,
     O_SNAPSHOT_INTERVAL_MS,
     O_LOG_LEVEL,
@@ -92,6 +93,10 @@ static const opt_def_t opts[O_COUNT] = {
                                1, 86400, "seconds of allowed webhook-timestamp skew", APPLY_SIGHUP},
     [O_THREADS] = {"HOCVU_THREADS", "--threads", OPT_INT, "0", 0, 64,
                    "event-loop threads; 0 = one per CPU"},
+    [O_EVENT_WRITERS] = {"HOCVU_EVENT_WRITERS", "--event-writers", OPT_INT, "1", 1, 64,
+                         "how many of the loops' writers take the single events (POST /v1/events) "
+                         "of every loop: fewer make larger transactions; batch lines use their "
+                         "own loop's writer (at most HOCVU_THREADS)"},
     [O_BATCH_MAX] = {"HOCVU_BATCH_MAX", "--batch-max", OPT_INT, "1000", 1, 10000,
                      "most events per database transaction (group commit)"},
     [O_SNAPSHOT_INTERVAL_MS] = {"HOCVU_SNAPSHOT_INTERVAL_MS", "--snapshot-interval-ms", OPT_INT,
@@ -500,6 +505,7 @@ static hv_config_status_t hv_config_load_with(hv_config_t *cfg, int argc, char *
         size_t off;
     } small_ints[] = {
         {O_THREADS, offsetof(hv_config_t, threads)},
+        {O_EVENT_WRITERS, offsetof(hv_config_t, event_writers)},
         {O_BATCH_MAX, offsetof(hv_config_t, batch_max)},
         {O_SNAPSHOT_INTERVAL_MS, offsetof(hv_config_t, snapshot_interval_ms)},
         {O_RATE_LIMIT, offsetof(hv_config_t, rate_limit)},
@@ -523,6 +529,8 @@ static hv_config_status_t hv_config_load_with(hv_config_t *cfg, int argc, char *
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         cfg->threads = n < 1 ? 1 : n > 16 ? 16 : (int)n;
     }
+    if (cfg->event_writers > cfg->threads)
+        cfg->event_writers = cfg->threads;
     if (cfg->rate_burst == 0)
         cfg->rate_burst = cfg->rate_limit;
     if ((val[O_TLS_CERT][0] != '\0') != (val[O_TLS_KEY][0] != '\0')) {

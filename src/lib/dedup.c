@@ -18,15 +18,18 @@
 #include "hocvu/log.h"
 #include "hocvu/resolve.h"
 #include "hocvu/timeutil.h"
+#include "hocvu/util.h"
 
 #define HV_DEDUP_KEY_PREFIX "hv:id:"
-#define HV_DEDUP_TTL_SEC (90 * 24 * 3600) /* redeliveries come within days; PG stays the truth */
-#define HV_DEDUP_CHECK_TIMEOUT_US 50000   /* the most a check may wait, whatever the budget */
-#define HV_DEDUP_CHECK_MIN_US 1000        /* ... and the least */
-#define HV_DEDUP_STALL_AFTER 4            /* consecutive timed-out checks that trip the breaker */
-#define HV_DEDUP_PROBE_US 250000          /* while stalled: a PING this often */
-#define HV_DEDUP_RESUME_AFTER 2           /* PINGs answered in time that close the breaker */
-#define HV_DEDUP_STALL_RESET_US 3000000   /* stalled this long: drop the connection, reconnect */
+/* A mark's lifetime in seconds, as the SET command's argument: 90 days (redeliveries come
+ * within days; PostgreSQL stays the truth). */
+#define HV_DEDUP_TTL_ARG "7776000"
+#define HV_DEDUP_CHECK_TIMEOUT_US 50000 /* the most a check may wait, whatever the budget */
+#define HV_DEDUP_CHECK_MIN_US 1000      /* ... and the least */
+#define HV_DEDUP_STALL_AFTER 4          /* consecutive timed-out checks that trip the breaker */
+#define HV_DEDUP_PROBE_US 250000        /* while stalled: a PING this often */
+#define HV_DEDUP_RESUME_AFTER 2         /* PINGs answered in time that close the breaker */
+#define HV_DEDUP_STALL_RESET_US 3000000 /* stalled this long: drop the connection, reconnect */
 #define HV_DEDUP_CONNECT_TIMEOUT_US 1000000
 #define HV_DEDUP_RETRY_US 1000000
 
@@ -395,6 +398,81 @@ static void op_reply_cb(redisAsyncContext *ac, void *r, void *privdata)
     free(op);
 }
 
+/* Commands are written in RESP by hand and sent with redisAsyncFormattedCommand: hiredis's
+ * printf-style formatting was most of the fast path's CPU (bench/PROFILE.md). */
+
+/* Writes the decimal digits of v at out; returns how many. */
+static size_t put_uint(char *out, size_t v)
+{
+    char tmp[24];
+    size_t n = 0, i;
+
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
+}
+
+/* Appends one RESP bulk string ("$<len>\r\n<bytes>\r\n"); returns the new end. */
+static char *put_bulk(char *out, const char *a, size_t n)
+{
+    *out++ = '$';
+    out += put_uint(out, n);
+    *out++ = '\r';
+    *out++ = '\n';
+    memcpy(out, a, n);
+    out += n;
+    *out++ = '\r';
+    *out++ = '\n';
+    return out;
+}
+
+/* Sends `verb` on the key of id[0..n) under epoch, followed by the `extra` arguments (NULL-
+ * terminated), in one formatted command. Returns hiredis's status. */
+static int send_keyed(hv_dedup_t *d, redisCallbackFn *fn, void *privdata, const char *verb,
+                      const char *epoch, const char *id, size_t n, const char *const *extra)
+{
+    size_t plen = sizeof(HV_DEDUP_KEY_PREFIX) - 1, elen = strlen(epoch);
+    size_t klen = plen + elen + 1 + n, need = 64 + strlen(verb) + klen;
+    size_t argc = 2;
+    char stack[1024], *buf, *p;
+    int rc;
+
+    for (size_t i = 0; extra[i]; i++) {
+        need += 32 + strlen(extra[i]);
+        argc++;
+    }
+    buf = need <= sizeof(stack) ? stack : hv_xmalloc(need);
+    p = buf;
+    *p++ = '*';
+    p += put_uint(p, argc);
+    *p++ = '\r';
+    *p++ = '\n';
+    p = put_bulk(p, verb, strlen(verb));
+    *p++ = '$';
+    p += put_uint(p, klen);
+    *p++ = '\r';
+    *p++ = '\n';
+    memcpy(p, HV_DEDUP_KEY_PREFIX, plen);
+    p += plen;
+    memcpy(p, epoch, elen);
+    p += elen;
+    *p++ = ':';
+    memcpy(p, id, n);
+    p += n;
+    *p++ = '\r';
+    *p++ = '\n';
+    for (size_t i = 0; extra[i]; i++)
+        p = put_bulk(p, extra[i], strlen(extra[i]));
+    rc = redisAsyncFormattedCommand(d->ac, fn, privdata, buf, (size_t)(p - buf));
+    if (buf != stack)
+        free(buf);
+    return rc;
+}
+
 void hv_dedup_check(hv_dedup_t *d, const char *epoch, const char *id, size_t n, hv_dedup_cb cb,
                     void *arg)
 {
@@ -414,8 +492,8 @@ void hv_dedup_check(hv_dedup_t *d, const char *epoch, const char *id, size_t n, 
         hv_log(HV_LOG_ERROR, "out of memory", NULL);
         abort();
     }
-    if (redisAsyncCommand(d->ac, op_reply_cb, op, "EXISTS " HV_DEDUP_KEY_PREFIX "%s:%b", epoch, id,
-                          n) != REDIS_OK) {
+    static const char *const no_args[] = {NULL};
+    if (send_keyed(d, op_reply_cb, op, "EXISTS", epoch, id, n, no_args) != REDIS_OK) {
         event_free(op->timer);
         free(op);
         __atomic_fetch_add(&d->stats.unknown, 1, __ATOMIC_RELAXED);
@@ -446,8 +524,8 @@ void hv_dedup_mark(hv_dedup_t *d, const char *epoch, const char *id, size_t n)
 {
     if (!hv_dedup_connected(d) || !epoch || d->stalled)
         return;
-    (void)redisAsyncCommand(d->ac, NULL, NULL, "SET " HV_DEDUP_KEY_PREFIX "%s:%b 1 EX %d", epoch,
-                            id, n, HV_DEDUP_TTL_SEC);
+    static const char *const value_ttl[] = {"1", "EX", HV_DEDUP_TTL_ARG, NULL};
+    (void)send_keyed(d, NULL, NULL, "SET", epoch, id, n, value_ttl);
 }
 
 void hv_dedup_get_stats(const hv_dedup_t *d, hv_dedup_stats_t *out)

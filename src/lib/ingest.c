@@ -19,6 +19,7 @@
 #include "hocvu/snapshot.h"
 #include "hocvu/snapstore.h"
 #include "hocvu/validate.h"
+#include "hocvu/wlink.h"
 #include "hocvu/writer.h"
 
 /* The two success bodies; fixed documents. */
@@ -81,9 +82,11 @@ static void on_written(hv_write_item_t *item, hv_outcome_t outcome)
     pending_t *p = item->arg;
 
     /* Only ids committed in PostgreSQL are remembered in Redis. */
-    if ((outcome == HV_OUT_ACCEPTED || outcome == HV_OUT_DUPLICATE) && !p->req.w->closing)
-        hv_dedup_mark(p->req.w->dedup, hv_writer_epoch(p->req.w->writer), item->id,
+    if ((outcome == HV_OUT_ACCEPTED || outcome == HV_OUT_DUPLICATE) && !p->req.w->closing) {
+        char epoch[HV_WRITER_EPOCH_LEN + 1];
+        hv_dedup_mark(p->req.w->dedup, hv_wlink_epoch(p->req.w->event_link, epoch), item->id,
                       strlen(item->id));
+    }
     pending_end(p, outcome);
 }
 
@@ -102,7 +105,7 @@ static void on_dedup(void *arg, bool seen)
     /* Over the rate, the event is only looked up: an already-accepted redelivery is still
      * answered "duplicate", anything new gets 429. */
     p->item.lookup_only = p->limited;
-    hv_writer_submit(p->req.w->writer, &p->item, false);
+    hv_wlink_submit(p->req.w->event_link, &p->item, false);
 }
 
 /* A Standard Webhooks header ("id", "timestamp" or "signature"): webhook-<name>, or its Svix
@@ -261,6 +264,8 @@ void hv_handle_event(hv_req_t *r)
     p->item.arg = p;
     /* Redis may take about one commit's time: a slow Redis then costs an event at most what the
      * database would have, and one that keeps missing it is left out (dedup.c's breaker). */
-    hv_dedup_set_budget(w->dedup, hv_writer_latency_us(w->writer));
-    hv_dedup_check(w->dedup, hv_writer_epoch(w->writer), msg_id, strlen(msg_id), on_dedup, p);
+    char epoch[HV_WRITER_EPOCH_LEN + 1];
+    hv_dedup_set_budget(w->dedup, hv_wlink_latency_us(w->event_link));
+    hv_dedup_check(w->dedup, hv_wlink_epoch(w->event_link, epoch), msg_id, strlen(msg_id), on_dedup,
+                   p);
 }

@@ -25,6 +25,7 @@
 #include "hocvu/snapstore.h"
 #include "hocvu/version.h"
 #include "hocvu/web.h"
+#include "hocvu/wlink.h"
 #include "hocvu/worker.h"
 
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
@@ -152,6 +153,10 @@ int hv_server_run(const hv_config_t *cfg, int argc, char **argv)
     }
     srv.n_workers = cfg->threads;
     srv.workers = hv_xcalloc((size_t)srv.n_workers, sizeof(*srv.workers));
+    srv.n_event_writers = cfg->event_writers < srv.n_workers ? cfg->event_writers : srv.n_workers;
+    srv.hubs = hv_xcalloc((size_t)srv.n_workers, sizeof(*srv.hubs));
+    for (int i = 0; i < srv.n_workers; i++)
+        srv.hubs[i] = hv_wlink_hub_new();
     for (int i = 0; i < srv.n_workers; i++) {
         if (hv_worker_init(&srv, &srv.workers[i], i, err, sizeof(err)) < 0) {
             hv_log(HV_LOG_ERROR, "could not start", "error=%s", err);
@@ -177,8 +182,9 @@ int hv_server_run(const hv_config_t *cfg, int argc, char **argv)
             break;
         }
     }
-    hv_log(HV_LOG_INFO, "listening", "addr=%s:%d tls=%s threads=%d version=%s", cfg->listen_host,
-           cfg->listen_port, srv.ssl ? "on" : "off", srv.n_workers, HOCVU_VERSION);
+    hv_log(HV_LOG_INFO, "listening", "addr=%s:%d tls=%s threads=%d event_writers=%d version=%s",
+           cfg->listen_host, cfg->listen_port, srv.ssl ? "on" : "off", srv.n_workers,
+           srv.n_event_writers, HOCVU_VERSION);
     event_base_dispatch(srv.main_base);
     for (int i = 0; i < started; i++)
         pthread_join(srv.workers[i].thread, NULL);
@@ -195,6 +201,9 @@ done:
     for (int i = 0; i < srv.n_workers; i++)
         hv_worker_free(&srv.workers[i]);
     free(srv.workers);
+    for (int i = 0; srv.hubs && i < srv.n_workers; i++)
+        hv_wlink_hub_free(srv.hubs[i]);
+    free(srv.hubs);
     hv_snapstore_free(srv.snap);
     free(srv.page);
     hv_ratelimit_free(srv.rl);

@@ -24,6 +24,7 @@
 #include "hocvu/handlers.h"
 #include "hocvu/log.h"
 #include "hocvu/signature.h"
+#include "hocvu/wlink.h"
 #include "hocvu/writer.h"
 
 #define HV_MAX_HEADERS (32 * 1024)
@@ -73,8 +74,12 @@ failed:
  * are still read and answered (with Connection: close) instead of being cut by the exit. */
 static void check_drained(hv_worker_t *w)
 {
-    /* Past the deadline the exit is deadline_cb's, after its flush period. */
-    if (!w->draining || w->closing || w->inflight != 0 || (w->writer && !hv_writer_idle(w->writer)))
+    /* Past the deadline the exit is deadline_cb's, after its flush period. A loop that runs a
+     * writer also waits for the other loops that submit to it: they may still be draining. */
+    if (!w->draining || w->closing || w->inflight != 0 || (w->link && !hv_wlink_idle(w->link)) ||
+        (w->event_link && !hv_wlink_idle(w->event_link)) ||
+        (w->writer && !hv_writer_idle(w->writer)) ||
+        (w->writer && hv_wlink_hub_remote_links(w->hub) > 0))
         return;
     int64_t quiet = hv_loop_ms(w->base) - w->last_request_ms;
     if (quiet >= HV_DRAIN_QUIET_MS) {
@@ -88,6 +93,28 @@ static void check_drained(hv_worker_t *w)
 static void quiet_cb(evutil_socket_t fd, short what, void *arg)
 {
     check_drained(arg);
+}
+
+/* Another loop's link to this loop's writer was freed (that loop has drained). */
+static void link_closed(void *arg)
+{
+    check_drained(arg);
+}
+
+/* Ends this loop's part of the write path: its links first (what it submitted elsewhere is
+ * answered), then its hub (later submissions from other loops are answered "unavailable" at
+ * once) and its writer (what it still holds is answered so). */
+static void close_write_path(hv_worker_t *w)
+{
+    hv_wlink_free(w->event_link);
+    w->event_link = NULL;
+    hv_wlink_free(w->link);
+    w->link = NULL;
+    if (w->writer) {
+        hv_wlink_hub_close(w->hub);
+        hv_writer_free(w->writer);
+        w->writer = NULL;
+    }
 }
 
 void hv_worker_hold(hv_worker_t *w)
@@ -255,8 +282,7 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
     w->closing = true;
     hv_dedup_free(w->dedup);
     w->dedup = NULL;
-    hv_writer_free(w->writer);
-    w->writer = NULL;
+    close_write_path(w);
     event_base_loopexit(w->base, &flush);
 }
 
@@ -292,8 +318,7 @@ void *hv_worker_main(void *arg)
     w->closing = true;
     hv_dedup_free(w->dedup);
     w->dedup = NULL;
-    hv_writer_free(w->writer);
-    w->writer = NULL;
+    close_write_path(w);
     return NULL;
 }
 
@@ -380,9 +405,16 @@ int hv_worker_init(hv_server_t *srv, hv_worker_t *w, int index, char *err, size_
         return -1;
     }
     snprintf(name, sizeof(name), "w%d", index);
-    /* Each writer session claims its own counter shard from the database. */
+    /* Every loop runs a writer and writes the lines of its batches there (large batches need
+     * every backend). Single events wait on a commit, and their transactions are only as large
+     * as the events waiting at once: those of all loops go to the first n_event_writers
+     * writers. Each writer session claims its own counter shard from the database. */
     w->writer = hv_writer_new(w->base, cfg->database_url, cfg->batch_max, cfg->deadline_ms, name,
                               &w->metrics);
+    w->hub = srv->hubs[index];
+    hv_wlink_hub_bind(w->hub, w->writer, w->base, link_closed, w);
+    w->link = hv_wlink_new(w->hub, w->base);
+    w->event_link = hv_wlink_new(srv->hubs[index % srv->n_event_writers], w->base);
     w->queue_max = cfg->queue_max;
     w->dedup = hv_dedup_new(w->base, &cfg->redis, name);
     w->stop_ev = event_new(w->base, -1, 0, stop_cb, w);
@@ -403,7 +435,7 @@ void hv_worker_free(hv_worker_t *w)
     if (w->stream_ev)
         event_free(w->stream_ev);
     hv_dedup_free(w->dedup);
-    hv_writer_free(w->writer);
+    close_write_path(w);
     if (w->http)
         evhttp_free(w->http);
     hv_front_free(w->front); /* after evhttp: drops the last references */

@@ -83,11 +83,15 @@ struct hv_writer {
         bool lookup;
     } * isolate;
     int n_isolate, cap_isolate;
-    bool flight_lookup;        /* the batch is a ledger lookup */
-    bool flight_identity;      /* the statement in flight is the identity check, not a batch */
-    bool identity_due;         /* the identity check goes before the next batch */
-    int64_t identity_at_ms;    /* monotonic: when the identity was last read */
-    char epoch[17];            /* hex digest of `identity`: the Redis key space; "" = none */
+    bool flight_lookup;   /* the batch is a ledger lookup */
+    bool flight_identity; /* the statement in flight is the identity check, not a batch */
+    bool identity_due;    /* the identity check goes before the next batch */
+    /* The Redis key space, read by every loop that submits here (hv_writer_epoch): written by
+     * this writer's loop under epoch_lock, read under it from any thread. */
+    pthread_mutex_t epoch_lock;
+    int64_t identity_at_ms; /* monotonic: when the identity was last read */
+    char epoch[HV_WRITER_EPOCH_LEN +
+               1];             /* hex digest of `identity`: the Redis key space; "" = none */
     struct event *identity_ev; /* periodic identity check */
     struct event *kick_ev;     /* the send of a submission to an idle connection, deferred */
     int flight_retries;
@@ -99,7 +103,7 @@ struct hv_writer {
     bool prepare_failed;
     bool logged_down;
     hv_writer_stats_t stats;
-    int64_t ewma_us;       /* moving average of a batch's round trip */
+    int64_t ewma_us;       /* moving average of a batch's round trip; atomic (any thread reads) */
     hv_metrics_t *metrics; /* borrowed, may be NULL */
 };
 
@@ -177,7 +181,9 @@ static void writer_down(hv_writer_t *w, const char *why)
     hv_resolve_cancel(w->resolving);
     w->resolving = NULL;
     w->identity[0] = '\0';
+    pthread_mutex_lock(&w->epoch_lock);
     w->epoch[0] = '\0';
+    pthread_mutex_unlock(&w->epoch_lock);
     w->flight_identity = false;
     w->flight = NULL;
     w->flight_len = 0;
@@ -498,8 +504,10 @@ static void set_identity(hv_writer_t *w, const char *identity)
                "writer=%s", w->name);
     snprintf(w->identity, sizeof(w->identity), "%s", identity);
     SHA256((const unsigned char *)identity, strlen(identity), md);
+    pthread_mutex_lock(&w->epoch_lock);
     hv_hex_encode(md, 8, w->epoch);
     w->identity_at_ms = mono_ms();
+    pthread_mutex_unlock(&w->epoch_lock);
 }
 
 /* Sends the identity check in place of a batch (the connection is idle). */
@@ -651,7 +659,7 @@ static void finish_batch(hv_writer_t *w, PGresult *res)
     __atomic_fetch_add(&w->stats.events, (uint64_t)len, __ATOMIC_RELAXED);
     int64_t us = hv_mono_us() - w->flight_start_us;
     __atomic_fetch_add(&w->stats.commit_us_total, (uint64_t)us, __ATOMIC_RELAXED);
-    w->ewma_us += (us - w->ewma_us) / 8;
+    __atomic_store_n(&w->ewma_us, w->ewma_us + (us - w->ewma_us) / 8, __ATOMIC_RELAXED);
     if (w->metrics && !w->flight_lookup)
         hv_metrics_commit(w->metrics, len, us);
     w->flight = NULL;
@@ -891,6 +899,7 @@ hv_writer_t *hv_writer_new(struct event_base *base, const char *conninfo, int ba
 
     w->deadline_ms = deadline_ms > 0 ? deadline_ms : 10000;
     w->ewma_us = 10000; /* until measured */
+    pthread_mutex_init(&w->epoch_lock, NULL);
     w->metrics = metrics;
     w->base = base;
     w->conninfo = hv_xstrdup(conninfo);
@@ -939,6 +948,7 @@ void hv_writer_free(hv_writer_t *w)
     for (int i = 0; i < HV_WRITER_NPARAMS; i++)
         hv_pgarray_free(&w->params[i]);
     PQconninfoFree(w->opts);
+    pthread_mutex_destroy(&w->epoch_lock);
     free(w->conninfo);
     free(w->name);
     free(w);
@@ -992,15 +1002,21 @@ void hv_writer_get_stats(const hv_writer_t *w, hv_writer_stats_t *out)
     out->commit_us_total = __atomic_load_n(&w->stats.commit_us_total, __ATOMIC_RELAXED);
 }
 
-const char *hv_writer_epoch(const hv_writer_t *w)
+const char *hv_writer_epoch(hv_writer_t *w, char out[HV_WRITER_EPOCH_LEN + 1])
 {
-    if (!hv_writer_available(w) || !w->epoch[0] ||
-        mono_ms() - w->identity_at_ms > HV_WRITER_IDENTITY_FRESH_MS)
+    bool ok;
+
+    if (!hv_writer_available_relaxed(w))
         return NULL;
-    return w->epoch;
+    pthread_mutex_lock(&w->epoch_lock);
+    ok = w->epoch[0] && mono_ms() - w->identity_at_ms <= HV_WRITER_IDENTITY_FRESH_MS;
+    if (ok)
+        memcpy(out, w->epoch, HV_WRITER_EPOCH_LEN + 1);
+    pthread_mutex_unlock(&w->epoch_lock);
+    return ok ? out : NULL;
 }
 
 int64_t hv_writer_latency_us(const hv_writer_t *w)
 {
-    return w->ewma_us;
+    return __atomic_load_n(&w->ewma_us, __ATOMIC_RELAXED);
 }

@@ -2,7 +2,8 @@
 // it already has (a request written before the signal gets a proper HTTP answer, never a reset),
 // and exits 0 within its drain deadline. Requests made after the signal may find the listener
 // closed (refused or reset) and are retried; after a restart on the same port and the retries,
-// the counts are exact.
+// the counts are exact. Run twice: with the defaults (two loops whose single events share the
+// first loop's writer, so half of them cross loops) and with four loops sharing two writers.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -13,8 +14,8 @@ import { Sender, report, restartDaemon, startStack, verifyExact } from './lib.mj
 const CONCURRENCY = 24;
 const DRAIN_DEADLINE_MS = 20000; // HV_DRAIN_DEADLINE_SEC in src/lib/worker.c
 
-test('SIGTERM under load: in-flight requests answered, exit 0, nothing lost after restart', { timeout: 90000 }, async (t) => {
-    const { dbUrl, daemon } = await startStack();
+async function sigtermUnderLoad(t, name, daemonOpts) {
+    const { dbUrl, daemon } = await startStack({ daemon: daemonOpts });
     let srv = daemon;
     const sender = new Sender({ target: () => srv.url, secret: srv.secret, concurrency: CONCURRENCY }).start();
 
@@ -65,6 +66,14 @@ test('SIGTERM under load: in-flight requests answered, exit 0, nothing lost afte
         verified,
     };
     t.diagnostic(JSON.stringify(info));
-    report('sigterm', info);
+    report(name, info);
     assert.equal(await srv.stop(), 0, 'the restarted hocvud exits 0 on SIGTERM');
-});
+}
+
+test('SIGTERM under load: in-flight requests answered, exit 0, nothing lost after restart', { timeout: 90000 }, (t) =>
+    sigtermUnderLoad(t, 'sigterm', {}),
+);
+
+test('the same with four loops whose single events share two writers', { timeout: 90000 }, (t) =>
+    sigtermUnderLoad(t, 'sigterm_shared_writers', { threads: 4, env: { HOCVU_EVENT_WRITERS: '2' } }),
+);
