@@ -1,6 +1,7 @@
 /*
  * fuzz_event.c - libFuzzer target for the event JSON validator: every refusal is a contract
- * (status, code, field); every accepted event, re-serialised canonically, parses to the same event.
+ * (status, code, field); every accepted event, re-serialised canonically, parses to the same event;
+ * and the one-pass scanner, wherever it takes a body, answers exactly as jansson does.
  */
 #include <inttypes.h>
 #include <stdbool.h>
@@ -25,8 +26,9 @@ static bool in_set(const char *s, const char *const *set, size_t n)
 static void check_error(const hv_event_error_t *err, const hv_event_t *ev)
 {
     static const char *const codes400[] = {"invalid_json", "invalid_event"};
-    static const char *const codes422[] = {"invalid_event", "invalid_citizen_id", "invalid_group",
-                                           "invalid_timestamp", "invalid_birth_date"};
+    static const char *const codes422[] = {"invalid_event",      "invalid_citizen_id",
+                                           "invalid_group",      "invalid_timestamp",
+                                           "invalid_birth_date", "invalid_supporter"};
     static const char *const fields[] = {
         NULL,
         "id",
@@ -40,6 +42,7 @@ static void check_error(const hv_event_error_t *err, const hv_event_t *ev)
         "data.birth_date",
         "data.course_id",
         "data.score",
+        "data.supporter",
     };
     FUZZ_ASSERT(err->status == 400 || err->status == 422);
     FUZZ_ASSERT(err->code != NULL);
@@ -133,6 +136,10 @@ static void serialise(const hv_event_t *ev, const char *id, hv_buf_t *b)
     }
     if (ev->score >= 0)
         hv_buf_printf(b, ",\"score\":%.17g", ev->score);
+    if (ev->supporter[0]) {
+        hv_buf_puts(b, ",\"supporter\":");
+        hv_buf_json_str(b, ev->supporter, strlen(ev->supporter));
+    }
     hv_buf_puts(b, "}}");
 }
 
@@ -146,8 +153,9 @@ static bool same_event(const hv_event_t *a, const hv_event_t *b)
                                    a->birth_date.month == b->birth_date.month &&
                                    a->birth_date.day == b->birth_date.day)) &&
            a->birth_year == b->birth_year && strcmp(a->course_id, b->course_id) == 0 &&
-           a->score == b->score && a->adult == b->adult && a->day.year == b->day.year &&
-           a->day.month == b->day.month && a->day.day == b->day.day;
+           a->score == b->score && strcmp(a->supporter, b->supporter) == 0 &&
+           a->adult == b->adult && a->day.year == b->day.year && a->day.month == b->day.month &&
+           a->day.day == b->day.day;
 }
 
 static void run(const char *body, size_t len, bool want_id)
@@ -189,6 +197,28 @@ static void run(const char *body, size_t len, bool want_id)
     FUZZ_ASSERT(ev.citizen_id[0] == '\0' && ev.citizen_id[HV_CITIZEN_LEN - 1] == '\0');
 }
 
+/* hv_event_parse (the scanner when it takes the body) against hv_event_parse_general (always
+ * jansson): the same verdict, refusal, event and id, byte for byte. */
+static void same_as_general(const char *body, size_t len, bool want_id)
+{
+    hv_event_t a, b;
+    hv_event_error_t ea, eb;
+    char ida[HV_EVENT_ID_MAX + 1], idb[HV_EVENT_ID_MAX + 1];
+
+    bool oka = hv_event_parse(body, len, NOW, want_id, ida, &a, &ea);
+    bool okb = hv_event_parse_general(body, len, NOW, want_id, idb, &b, &eb);
+    if (oka != okb || memcmp(&a, &b, sizeof(a)) != 0)
+        fprintf(stderr, "scanner and jansson disagree: %d %s / %d %s: %.*s\n", oka,
+                oka ? "" : ea.code, okb, okb ? "" : eb.code, (int)len, body);
+    FUZZ_ASSERT(oka == okb);
+    FUZZ_ASSERT(memcmp(&a, &b, sizeof(a)) == 0);
+    if (want_id)
+        FUZZ_ASSERT(strcmp(ida, idb) == 0);
+    if (!oka)
+        FUZZ_ASSERT(ea.status == eb.status && strcmp(ea.code, eb.code) == 0 &&
+                    ea.field == eb.field && strcmp(ea.detail, eb.detail) == 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *body = fuzz_dup_exact(data, size);
@@ -198,6 +228,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     run(body, size, false);
     run(body, size, true);
+    if (hv_event_scannable(body, size)) {
+        same_as_general(body, size, false);
+        same_as_general(body, size, true);
+    }
     /* a batch line (want_id) is the single-event rules plus an id: never accepted where the
      * single event is refused, and when accepted it is the same event */
     bool ok_id = hv_event_parse(body, size, NOW, true, id, &ev_id, &e2);

@@ -71,6 +71,15 @@ typedef struct hv_event_error {
 HV_MUST_CHECK bool hv_event_parse(const char *body, size_t len, int64_t now, bool want_id,
                                   char *id_out, hv_event_t *ev, hv_event_error_t *err);
 
+/* hv_event_parse reads a body of the common shape (plain members, "data" the only nested
+ * object, no escapes) in one pass and hands everything else to jansson; both feed the same
+ * checks. For the tests and the fuzzer, which hold the two to the same answers:
+ * hv_event_parse_general always takes the jansson path, and hv_event_scannable tells whether
+ * the one-pass scanner takes a body. */
+HV_MUST_CHECK bool hv_event_parse_general(const char *body, size_t len, int64_t now, bool want_id,
+                                          char *id_out, hv_event_t *ev, hv_event_error_t *err);
+bool hv_event_scannable(const char *body, size_t len);
+
 /* The idempotency key rule (CONTRACT §4, §5): 1-256 printable ASCII characters, 0x21-0x7E.
  * Applies to the webhook-id header and to a batch line's "id". */
 bool hv_event_id_valid(const char *s, size_t n);

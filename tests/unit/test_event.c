@@ -274,6 +274,34 @@ static bool same_field(const char *a, const char *b)
     return a == b || (a && b && strcmp(a, b) == 0);
 }
 
+/* The one-pass scanner and jansson must give the same answer for every body the scanner takes:
+ * the same verdict, the same refusal (to the detail), the same event and id. */
+static int scanned;
+
+static void check_both_paths(const event_case_t *c)
+{
+    hv_event_t a, b;
+    hv_event_error_t ea, eb;
+    char ida[HV_EVENT_ID_MAX + 1], idb[HV_EVENT_ID_MAX + 1];
+    size_t len = strlen(c->body);
+
+    if (hv_event_scannable(c->body, len))
+        scanned++;
+    bool oka = hv_event_parse(c->body, len, NOW, c->want_id, ida, &a, &ea);
+    bool okb = hv_event_parse_general(c->body, len, NOW, c->want_id, idb, &b, &eb);
+    CHECK_MSG(oka == okb, "%s: scanner %d, jansson %d", c->name, oka, okb);
+    if (oka != okb)
+        return;
+    CHECK_MSG(memcmp(&a, &b, sizeof(a)) == 0, "%s: the two paths made different events", c->name);
+    if (c->want_id)
+        CHECK_MSG(strcmp(ida, idb) == 0, "%s: ids differ", c->name);
+    if (!oka)
+        CHECK_MSG(ea.status == eb.status && strcmp(ea.code, eb.code) == 0 &&
+                      same_field(ea.field, eb.field) && strcmp(ea.detail, eb.detail) == 0,
+                  "%s: scanner %d %s %s, jansson %d %s %s", c->name, ea.status, ea.code, ea.detail,
+                  eb.status, eb.code, eb.detail);
+}
+
 static void test_table(void)
 {
     for (size_t i = 0; i < HV_ARRAY_LEN(cases); i++) {
@@ -281,6 +309,7 @@ static void test_table(void)
         hv_event_t ev;
         hv_event_error_t err;
         char id[HV_EVENT_ID_MAX + 1];
+        check_both_paths(c);
         bool ok = hv_event_parse(c->body, strlen(c->body), NOW, c->want_id, id, &ev, &err);
         if (c->status == 0) {
             CHECK_MSG(ok, "%s: refused %d %s %s: %s", c->name, err.status, err.code,
@@ -444,9 +473,37 @@ static void test_groups(void)
     CHECK(hv_group_from_name("", 0) == HV_GROUP_NONE);
 }
 
+/* What the scanner takes and what it leaves to jansson. */
+static void test_scanner_scope(void)
+{
+    static const char plain[] = ISSUED(BASE ",\"score\":85.5,\"course_id\":null,\"x\":true");
+    CHECK(hv_event_scannable(plain, sizeof(plain) - 1));
+    static const char spaced[] =
+        " \n{ \"type\" : \"certificate.revoked\" , \"data\" : { " CID " , " CERT " } }\r\n";
+    CHECK(hv_event_scannable(spaced, sizeof(spaced) - 1));
+    static const char *const declined[] = {
+        ISSUED(BASE ",\"course_id\":\"Tin h\u1ecdc\""), /* an escape */
+        ISSUED(BASE ",\"course_id\":\"Tin h\xe1\xbb\x8d"
+                    "c\""),                            /* non-ASCII */
+        ISSUED(BASE ",\"meta\":{\"a\":1}"),            /* a second level */
+        ISSUED(BASE ",\"tags\":[1,2]"),                /* an array */
+        ISSUED(BASE ",\"score\":1e2"),                 /* an exponent */
+        ISSUED(BASE ",\"score\":1234567890123456789"), /* 19 digits */
+        ISSUED(BASE ",\"score\":01"),                  /* not JSON */
+        ISSUED(BASE) " x",                             /* trailing content */
+        "[" ISSUED(BASE) "]",                          /* not an object */
+    };
+    for (size_t i = 0; i < HV_ARRAY_LEN(declined); i++)
+        CHECK_MSG(!hv_event_scannable(declined[i], strlen(declined[i])), "declined[%zu] taken", i);
+    /* Most of the table is in the common shape; the rest exercises the jansson path. */
+    CHECK_MSG(scanned >= (int)HV_ARRAY_LEN(cases) / 2, "the scanner took %d of %zu cases", scanned,
+              HV_ARRAY_LEN(cases));
+}
+
 int main(void)
 {
     test_table();
+    test_scanner_scope();
     test_values();
     test_adult();
     test_groups();
