@@ -123,7 +123,10 @@ static void probe_reply_cb(redisAsyncContext *ac, void *r, void *privdata)
     d->probe_pending = false;
     if (!reply || ac != d->ac || reply->type == REDIS_REPLY_ERROR)
         return;
-    if (hv_mono_us() - d->probe_sent_us <= d->budget_us) {
+    /* Hysteresis: a PING must answer within half the budget to close the breaker, so a Redis
+     * about as slow as the budget (which follows the commit latency) stays out instead of
+     * flapping in and out, each time costing the checks that trip it again. */
+    if (hv_mono_us() - d->probe_sent_us <= d->budget_us / 2) {
         if (++d->probes_ok >= HV_DEDUP_RESUME_AFTER)
             unstall(d);
     } else {
