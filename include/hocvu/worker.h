@@ -44,9 +44,8 @@ struct hv_worker {
     hv_front_t *front;      /* the front door of this loop's connections */
     struct event *quiet_ev; /* drain: exit once no request came for HV_DRAIN_QUIET_MS */
     int64_t last_request_ms;
-    hv_writer_t *writer;    /* owned: this loop's writer */
+    hv_writer_t *writer;    /* owned: this loop's writer; the lines of its batches go here */
     hv_wlink_hub_t *hub;    /* borrowed from srv: the hub of `writer` */
-    hv_wlink_t *link;       /* owned: to this loop's own writer, for the lines of batches */
     hv_wlink_t *event_link; /* owned: to the writer that takes this loop's single events (its
                                own or another loop's: HOCVU_EVENT_WRITERS) */
     hv_dedup_t *dedup;
@@ -91,8 +90,8 @@ struct hv_server {
     char page_etag[24];
     hv_worker_t *workers;
     int n_workers;
-    hv_wlink_hub_t **hubs; /* owned: one per worker (its writer's) */
-    int n_event_writers;   /* single events of worker i go to hubs[i % n_event_writers] */
+    hv_wlink_hub_t **hubs; /* owned: one per worker (its writer's); single events of worker i go
+                              to hubs[i % cfg->event_writers] */
     struct event_base *main_base;
 };
 

@@ -13,7 +13,6 @@
 #include "hocvu/log.h"
 #include "hocvu/ndjson.h"
 #include "hocvu/snapshot.h"
-#include "hocvu/wlink.h"
 #include "hocvu/writer.h"
 
 #define HV_MAX_BATCH_LINES 10000
@@ -181,7 +180,7 @@ static void batch_submit(batch_req_t *b)
         batch_end(b);
         return;
     }
-    if (w->closing || !w->link || !hv_wlink_available(w->link)) {
+    if (w->closing || !w->writer || !hv_writer_available(w->writer)) {
         b->unavailable = true;
         batch_end(b);
         return;
@@ -198,7 +197,7 @@ static void batch_submit(batch_req_t *b)
     hv_write_item_t *items = b->items;
     int n_items = b->n_items;
     for (int i = 0; i < n_items; i++)
-        hv_wlink_submit(w->link, &items[i], true);
+        hv_writer_submit(w->writer, &items[i], true);
 }
 
 /* Validates the next HV_BATCH_LINES_PER_STEP lines; schedules itself again after the loop has

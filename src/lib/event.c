@@ -111,6 +111,13 @@ typedef struct event_view {
         score;
 } event_view_t;
 
+/* An optional member left out, or sent as JSON null (as senders commonly serialise a missing
+ * optional value). */
+static bool absent_or_null(const view_val_t *v)
+{
+    return v->kind == V_ABSENT || v->kind == V_NULL;
+}
+
 static bool is_str(const view_val_t *v, const char *lit)
 {
     size_t n = strlen(lit);
@@ -157,7 +164,7 @@ static bool validate(const event_view_t *v, int64_t now, bool want_id, char *id_
                       v->data.kind != V_ABSENT ? "data must be an object" : "data is required");
     /* A revocation may omit the timestamp, or send null for it. */
     const view_val_t *ts = &v->timestamp;
-    bool ts_present = issued ? ts->kind != V_ABSENT : ts->kind != V_ABSENT && ts->kind != V_NULL;
+    bool ts_present = issued ? ts->kind != V_ABSENT : !absent_or_null(ts);
     if (ts->kind != V_STRING && (ts_present || issued))
         return refuse(err, 400, "invalid_event", "timestamp",
                       ts_present ? "timestamp must be a string" : "timestamp is required");
@@ -179,15 +186,12 @@ static bool validate(const event_view_t *v, int64_t now, bool want_id, char *id_
                           v->group.kind != V_ABSENT ? "group must be a string"
                                                     : "group is required");
     }
-    /* Optional members: an explicit JSON null means absent, as senders commonly serialise
-     * missing optional values. */
-    if (v->birth_date.kind != V_STRING && v->birth_date.kind != V_ABSENT &&
-        v->birth_date.kind != V_NULL)
+    /* Optional members: an explicit JSON null means absent. */
+    if (v->birth_date.kind != V_STRING && !absent_or_null(&v->birth_date))
         return refuse(err, 400, "invalid_event", "data.birth_date", "birth_date must be a string");
-    if (v->course_id.kind != V_STRING && v->course_id.kind != V_ABSENT &&
-        v->course_id.kind != V_NULL)
+    if (v->course_id.kind != V_STRING && !absent_or_null(&v->course_id))
         return refuse(err, 400, "invalid_event", "data.course_id", "course_id must be a string");
-    if (v->score.kind != V_NUMBER && v->score.kind != V_ABSENT && v->score.kind != V_NULL)
+    if (v->score.kind != V_NUMBER && !absent_or_null(&v->score))
         return refuse(err, 400, "invalid_event", "data.score", "score must be a number");
 
     /* --- values --- */

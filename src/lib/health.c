@@ -37,7 +37,7 @@ void hv_handle_readyz(hv_req_t *r)
 {
     hv_worker_t *w = r->w;
     hv_snapshot_t *snap;
-    bool db = hv_snapstore_db_ok(w->srv->snap) && w->link && hv_wlink_available(w->link) &&
+    bool db = hv_snapstore_db_ok(w->srv->snap) && hv_writer_available(w->writer) &&
               hv_wlink_available(w->event_link);
     hv_dedup_state_t rs = hv_dedup_state(w->dedup);
     bool redis = rs == HV_DEDUP_UP;
@@ -89,12 +89,12 @@ void hv_handle_metrics(hv_req_t *r)
         hv_dedup_stats_t ds;
         hv_writer_stats_t ws;
         per[i] = &w->metrics;
-        if (!w->link || !w->dedup) { /* that loop is past its drain deadline */
+        if (!w->writer || !w->dedup) { /* that loop is past its drain deadline */
             g.postgres_up = 0;
             g.redis_up = 0;
             continue;
         }
-        if (w->writer && !hv_writer_available_relaxed(w->writer))
+        if (!hv_writer_available_relaxed(w->writer))
             g.postgres_up = 0;
         hv_dedup_state_t rs = hv_dedup_state(w->dedup);
         if (rs != HV_DEDUP_UP)
@@ -102,13 +102,11 @@ void hv_handle_metrics(hv_req_t *r)
         if (rs == HV_DEDUP_STALLED)
             g.redis_stalled = 1;
         hv_dedup_get_stats(w->dedup, &ds);
+        hv_writer_get_stats(w->writer, &ws);
         g.redis_hits += ds.hits;
         g.redis_misses += ds.misses;
-        if (w->writer) {
-            hv_writer_get_stats(w->writer, &ws);
-            g.writer_retries += ws.retries;
-            g.writer_failures += ws.failures;
-        }
+        g.writer_retries += ws.retries;
+        g.writer_failures += ws.failures;
         g.stream_clients += __atomic_load_n(&w->n_streams, __ATOMIC_RELAXED);
         g.queue_events += (uint64_t)__atomic_load_n(&w->admitted, __ATOMIC_RELAXED);
         g.queue_limit += (uint64_t)w->queue_max;

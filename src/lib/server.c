@@ -153,7 +153,6 @@ int hv_server_run(const hv_config_t *cfg, int argc, char **argv)
     }
     srv.n_workers = cfg->threads;
     srv.workers = hv_xcalloc((size_t)srv.n_workers, sizeof(*srv.workers));
-    srv.n_event_writers = cfg->event_writers < srv.n_workers ? cfg->event_writers : srv.n_workers;
     srv.hubs = hv_xcalloc((size_t)srv.n_workers, sizeof(*srv.hubs));
     for (int i = 0; i < srv.n_workers; i++)
         srv.hubs[i] = hv_wlink_hub_new();
@@ -184,7 +183,7 @@ int hv_server_run(const hv_config_t *cfg, int argc, char **argv)
     }
     hv_log(HV_LOG_INFO, "listening", "addr=%s:%d tls=%s threads=%d event_writers=%d version=%s",
            cfg->listen_host, cfg->listen_port, srv.ssl ? "on" : "off", srv.n_workers,
-           srv.n_event_writers, HOCVU_VERSION);
+           cfg->event_writers, HOCVU_VERSION);
     event_base_dispatch(srv.main_base);
     for (int i = 0; i < started; i++)
         pthread_join(srv.workers[i].thread, NULL);

@@ -76,7 +76,7 @@ static void check_drained(hv_worker_t *w)
 {
     /* Past the deadline the exit is deadline_cb's, after its flush period. A loop that runs a
      * writer also waits for the other loops that submit to it: they may still be draining. */
-    if (!w->draining || w->closing || w->inflight != 0 || (w->link && !hv_wlink_idle(w->link)) ||
+    if (!w->draining || w->closing || w->inflight != 0 ||
         (w->event_link && !hv_wlink_idle(w->event_link)) ||
         (w->writer && !hv_writer_idle(w->writer)) ||
         (w->writer && hv_wlink_hub_remote_links(w->hub) > 0))
@@ -101,15 +101,13 @@ static void link_closed(void *arg)
     check_drained(arg);
 }
 
-/* Ends this loop's part of the write path: its links first (what it submitted elsewhere is
- * answered), then its hub (later submissions from other loops are answered "unavailable" at
+/* Ends this loop's part of the write path: its event link first (what it submitted elsewhere
+ * is answered), then its hub (later submissions from other loops are answered "unavailable" at
  * once) and its writer (what it still holds is answered so). */
 static void close_write_path(hv_worker_t *w)
 {
     hv_wlink_free(w->event_link);
     w->event_link = NULL;
-    hv_wlink_free(w->link);
-    w->link = NULL;
     if (w->writer) {
         hv_wlink_hub_close(w->hub);
         hv_writer_free(w->writer);
@@ -407,14 +405,13 @@ int hv_worker_init(hv_server_t *srv, hv_worker_t *w, int index, char *err, size_
     snprintf(name, sizeof(name), "w%d", index);
     /* Every loop runs a writer and writes the lines of its batches there (large batches need
      * every backend). Single events wait on a commit, and their transactions are only as large
-     * as the events waiting at once: those of all loops go to the first n_event_writers
+     * as the events waiting at once: those of all loops go to the first event_writers
      * writers. Each writer session claims its own counter shard from the database. */
     w->writer = hv_writer_new(w->base, cfg->database_url, cfg->batch_max, cfg->deadline_ms, name,
                               &w->metrics);
     w->hub = srv->hubs[index];
     hv_wlink_hub_bind(w->hub, w->writer, w->base, link_closed, w);
-    w->link = hv_wlink_new(w->hub, w->base);
-    w->event_link = hv_wlink_new(srv->hubs[index % srv->n_event_writers], w->base);
+    w->event_link = hv_wlink_new(srv->hubs[index % cfg->event_writers], w->base);
     w->queue_max = cfg->queue_max;
     w->dedup = hv_dedup_new(w->base, &cfg->redis, name);
     w->stop_ev = event_new(w->base, -1, 0, stop_cb, w);

@@ -90,8 +90,8 @@ struct hv_writer {
      * this writer's loop under epoch_lock, read under it from any thread. */
     pthread_mutex_t epoch_lock;
     int64_t identity_at_ms; /* monotonic: when the identity was last read */
-    char epoch[HV_WRITER_EPOCH_LEN +
-               1];             /* hex digest of `identity`: the Redis key space; "" = none */
+    /* hex digest of `identity`: the Redis key space; "" = none */
+    char epoch[HV_WRITER_EPOCH_LEN + 1];
     struct event *identity_ev; /* periodic identity check */
     struct event *kick_ev;     /* the send of a submission to an idle connection, deferred */
     int flight_retries;
